@@ -69,3 +69,12 @@ type Pending struct {
 	// ETag is the entry's version, for conditional updates.
 	ETag string
 }
+
+// Size bounds every implementation accepts. Callers keep what they store
+// under them; a larger value is rejected with ErrTooLarge.
+const (
+	// MaxStateBytes is the largest Group.State.
+	MaxStateBytes = 720 << 10
+	// MaxRowBytes is the largest Pending.Row.
+	MaxRowBytes = 256 << 10
+)
