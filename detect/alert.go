@@ -13,49 +13,49 @@ import (
 // the Log Analytics table declared in schema/alerts.json. The JSON encoding
 // (MarshalJSON) is the row sent to Log Analytics and printed by replay.
 type Alert struct {
-	TimeGenerated              time.Time `json:"TimeGenerated"`
-	AlertID                    string    `json:"AlertId"`
-	Revision                   int       `json:"Revision"`
-	RuleID                     string    `json:"RuleId"`
-	RuleName                   string    `json:"RuleName"`
-	Severity                   string    `json:"Severity"`
-	RiskScore                  int       `json:"RiskScore"`
-	WindowStart                time.Time `json:"WindowStart"`
-	WindowEnd                  time.Time `json:"WindowEnd"`
-	UserPrincipalName          string    `json:"UserPrincipalName"`
-	SessionID                  string    `json:"SessionId"`
-	FirstSeen                  time.Time `json:"FirstSeen"`
-	LastSeen                   time.Time `json:"LastSeen"`
-	UserDisplayNames           []string  `json:"UserDisplayNames"`
-	UserPrincipalNames         []string  `json:"UserPrincipalNames"`
-	SessionIDs                 []string  `json:"SessionIds"`
-	UniqueTokenIdentifiers     []string  `json:"UniqueTokenIdentifiers"`
-	SourceCities               []string  `json:"SourceCities"`
-	SourceCountries            []string  `json:"SourceCountries"`
-	SourceRegions              []string  `json:"SourceRegions"`
-	SourceAddresses            []string  `json:"SourceAddresses"`
-	SourceAddressCount         int       `json:"SourceAddressCount"`
-	SourceAsOrganizations      []string  `json:"SourceAsOrganizations"`
-	AuthenticationProtocols    []string  `json:"AuthenticationProtocols"`
-	AuthenticationRequirements []string  `json:"AuthenticationRequirements"`
-	IsInteractive              []bool    `json:"IsInteractive"`
-	IncomingTokenTypes         []string  `json:"IncomingTokenTypes"`
-	TokenSessionStatuses       []string  `json:"TokenSessionStatuses"`
-	SessionIDCount             int       `json:"SessionIdCount"`
-	AppDisplayNames            []string  `json:"AppDisplayNames"`
-	AppIDs                     []string  `json:"AppIds"`
-	ResourceIDs                []string  `json:"ResourceIds"`
-	ResourceDisplayNames       []string  `json:"ResourceDisplayNames"`
-	AppOwnerTenantIDs          []string  `json:"AppOwnerTenantIds"`
-	ResourceOwnerTenantIDs     []string  `json:"ResourceOwnerTenantIds"`
-	ConditionalAccessStatuses  []string  `json:"ConditionalAccessStatuses"`
-	RiskStates                 []string  `json:"RiskStates"`
-	RiskLevelsAggregated       []string  `json:"RiskLevelsAggregated"`
-	Browsers                   []string  `json:"Browsers"`
-	OperatingSystems           []string  `json:"OperatingSystems"`
-	UserAgents                 []string  `json:"UserAgents"`
-	IsBrowserMax               int       `json:"IsBrowserMax"`
-	EventCount                 int       `json:"EventCount"`
+	TimeGenerated              Time     `json:"TimeGenerated"`
+	AlertID                    string   `json:"AlertId"`
+	Revision                   int      `json:"Revision"`
+	RuleID                     string   `json:"RuleId"`
+	RuleName                   string   `json:"RuleName"`
+	Severity                   string   `json:"Severity"`
+	RiskScore                  int      `json:"RiskScore"`
+	WindowStart                Time     `json:"WindowStart"`
+	WindowEnd                  Time     `json:"WindowEnd"`
+	UserPrincipalName          string   `json:"UserPrincipalName"`
+	SessionID                  string   `json:"SessionId"`
+	FirstSeen                  Time     `json:"FirstSeen"`
+	LastSeen                   Time     `json:"LastSeen"`
+	UserDisplayNames           []string `json:"UserDisplayNames"`
+	UserPrincipalNames         []string `json:"UserPrincipalNames"`
+	SessionIDs                 []string `json:"SessionIds"`
+	UniqueTokenIdentifiers     []string `json:"UniqueTokenIdentifiers"`
+	SourceCities               []string `json:"SourceCities"`
+	SourceCountries            []string `json:"SourceCountries"`
+	SourceRegions              []string `json:"SourceRegions"`
+	SourceAddresses            []string `json:"SourceAddresses"`
+	SourceAddressCount         int      `json:"SourceAddressCount"`
+	SourceAsOrganizations      []string `json:"SourceAsOrganizations"`
+	AuthenticationProtocols    []string `json:"AuthenticationProtocols"`
+	AuthenticationRequirements []string `json:"AuthenticationRequirements"`
+	IsInteractive              []bool   `json:"IsInteractive"`
+	IncomingTokenTypes         []string `json:"IncomingTokenTypes"`
+	TokenSessionStatuses       []string `json:"TokenSessionStatuses"`
+	SessionIDCount             int      `json:"SessionIdCount"`
+	AppDisplayNames            []string `json:"AppDisplayNames"`
+	AppIDs                     []string `json:"AppIds"`
+	ResourceIDs                []string `json:"ResourceIds"`
+	ResourceDisplayNames       []string `json:"ResourceDisplayNames"`
+	AppOwnerTenantIDs          []string `json:"AppOwnerTenantIds"`
+	ResourceOwnerTenantIDs     []string `json:"ResourceOwnerTenantIds"`
+	ConditionalAccessStatuses  []string `json:"ConditionalAccessStatuses"`
+	RiskStates                 []string `json:"RiskStates"`
+	RiskLevelsAggregated       []string `json:"RiskLevelsAggregated"`
+	Browsers                   []string `json:"Browsers"`
+	OperatingSystems           []string `json:"OperatingSystems"`
+	UserAgents                 []string `json:"UserAgents"`
+	IsBrowserMax               int      `json:"IsBrowserMax"`
+	EventCount                 int      `json:"EventCount"`
 }
 
 // alert builds the alert's figures from the group (without revision and
@@ -86,12 +86,12 @@ func (r Rule) alert(g *Group) Alert {
 		RuleName:                   r.Name,
 		Severity:                   r.Severity,
 		RiskScore:                  r.RiskScore,
-		WindowStart:                g.Key.Window,
-		WindowEnd:                  g.Key.Window.Add(r.Window),
+		WindowStart:                Time{g.Key.Window},
+		WindowEnd:                  Time{g.Key.Window.Add(r.Window)},
 		UserPrincipalName:          clean(g.Key.UPN, MaxKeyBytes),
 		SessionID:                  clean(g.Key.SessionID, MaxKeyBytes),
-		FirstSeen:                  g.FirstSeen,
-		LastSeen:                   g.LastSeen,
+		FirstSeen:                  Time{g.FirstSeen},
+		LastSeen:                   Time{g.LastSeen},
 		UserDisplayNames:           vals(ColUserDisplayNames),
 		UserPrincipalNames:         vals(ColUserPrincipalNames),
 		SessionIDs:                 vals(ColSessionIDs),
@@ -129,7 +129,7 @@ func (r Rule) alert(g *Group) Alert {
 // Revision, so a revision is emitted only when something an analyst sees
 // changed.
 func (a Alert) fingerprint() string {
-	a.TimeGenerated, a.Revision = time.Time{}, 0
+	a.TimeGenerated, a.Revision = Time{}, 0
 	b, _ := a.MarshalJSON()
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:12])
@@ -138,25 +138,37 @@ func (a Alert) fingerprint() string {
 // timeLayout is RFC 3339 in UTC with milliseconds, as @timestamp is stored.
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// MarshalJSON encodes the alert as its Log Analytics row: times in RFC 3339
-// UTC with milliseconds, value lists as arrays (never null), no HTML escaping.
+// Time is a UTC instant that encodes as RFC 3339 with milliseconds.
+type Time struct{ time.Time }
+
+// MarshalJSON encodes t as "2006-01-02T15:04:05.000Z".
+func (t Time) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + t.UTC().Format(timeLayout) + `"`), nil
+}
+
+// UnmarshalJSON decodes an RFC 3339 time.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return err
+	}
+	t.Time = v.UTC()
+	return nil
+}
+
+// MarshalJSON encodes the alert as its Log Analytics row: columns in schema
+// order, times in RFC 3339 UTC with milliseconds, value lists as arrays
+// (never null), no HTML escaping.
 func (a Alert) MarshalJSON() ([]byte, error) {
 	type plain Alert // without methods, for the default encoding
-	type row struct {
-		plain
-		TimeGenerated string `json:"TimeGenerated"`
-		WindowStart   string `json:"WindowStart"`
-		WindowEnd     string `json:"WindowEnd"`
-		FirstSeen     string `json:"FirstSeen"`
-		LastSeen      string `json:"LastSeen"`
-	}
-	ts := func(t time.Time) string { return t.UTC().Format(timeLayout) }
-	out := row{plain: plain(a), TimeGenerated: ts(a.TimeGenerated), WindowStart: ts(a.WindowStart),
-		WindowEnd: ts(a.WindowEnd), FirstSeen: ts(a.FirstSeen), LastSeen: ts(a.LastSeen)}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
+	if err := enc.Encode(plain(a)); err != nil {
 		return nil, err
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil

@@ -243,7 +243,7 @@ func (r Rule) Evaluate(g *Group, now time.Time) (Alert, bool) {
 	g.Revision++
 	g.Emitted = fp
 	a.Revision = g.Revision
-	a.TimeGenerated = now.UTC()
+	a.TimeGenerated = Time{now.UTC()}
 	return a, true
 }
 

@@ -140,8 +140,10 @@ type Result struct {
 	Skipped map[string]int // by detect.Skip name
 	Matched int            // records selected and new to their group
 	Groups  int            // distinct groups touched
-	Writes  int            // group commits
-	Alerts  []AlertInfo
+	// GroupIDs are the touched groups' ids (the AlertId they would have).
+	GroupIDs []string
+	Writes   int // group commits
+	Alerts   []AlertInfo
 	// DeliveryErrors are sink or outbox failures that did not fail the batch:
 	// the revisions stay pending and Sweep resends them.
 	DeliveryErrors []error
@@ -202,6 +204,7 @@ func (p *Processor) Process(ctx context.Context, events []Event) (Result, error)
 	}
 	slices.Sort(ids)
 	res.Groups = len(ids)
+	res.GroupIDs = ids
 
 	var errs []error
 	var fresh []store.Pending

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/drswatch/drswatch/detect"
+	"github.com/drswatch/drswatch/internal/config"
+	"github.com/drswatch/drswatch/pipeline"
+	"github.com/drswatch/drswatch/sink"
+)
+
+// maxLine bounds one line (one Event Hub body) of a replay file.
+const maxLine = 64 << 20
+
+// summary accumulates what a replay did.
+type summary struct {
+	lines, events, records, matched, alerts int
+	groups                                  map[string]bool
+	skipped                                 map[string]int
+}
+
+func (s *summary) add(r pipeline.Result) {
+	s.records += r.Records
+	s.matched += r.Matched
+	s.alerts += len(r.Alerts)
+	for k, v := range r.Skipped {
+		s.skipped[k] += v
+	}
+}
+
+func (s *summary) print(w io.Writer) {
+	fmt.Fprintf(w, "drswatch replay: %d lines, %d records read, %d matched, %d groups, %d alert revisions\n",
+		s.lines, s.records, s.matched, len(s.groups), s.alerts)
+	keys := make([]string, 0, len(s.skipped))
+	for k := range s.skipped {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, s.skipped[k]))
+	}
+	if len(parts) == 0 {
+		parts = []string{"none"}
+	}
+	fmt.Fprintf(w, "skipped: %s\n", strings.Join(parts, " "))
+}
+
+func replay(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	batch := fs.Int("batch", 100, "events (lines) per batch")
+	state := fs.String("state", "", "state store: memory (default) or table (settings from DRSWATCH_TABLE_*)")
+	strict := fs.Bool("strict", false, "stop at the first bad input with its line number")
+	quiet := fs.Bool("quiet", false, "do not print the summary")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: drswatch replay [flags] FILE... ('-' for stdin)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if fs.NArg() == 0 || *batch < 1 {
+		fs.Usage()
+		return errUsage
+	}
+	env := getenv
+	if *state != "" {
+		env = func(k string) string {
+			if k == config.EnvState {
+				return *state
+			}
+			return getenv(k)
+		}
+	}
+	cfg, err := config.Load(func(k string) string {
+		if k == config.EnvSink { // replay always prints alerts
+			return "stdout"
+		}
+		return env(k)
+	}, "memory")
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return errUsage
+	}
+	st, closeStore, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	out := sink.NewWriter(stdout)
+	proc := pipeline.New(st, out, options(cfg))
+
+	sum := &summary{groups: map[string]bool{}, skipped: map[string]int{}}
+	var pending []pipeline.Event
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		res, err := proc.Process(ctx, pending)
+		sum.add(res)
+		for _, id := range res.GroupIDs {
+			sum.groups[id] = true
+		}
+		pending = pending[:0]
+		if err != nil {
+			return err
+		}
+		for _, e := range res.DeliveryErrors {
+			return fmt.Errorf("write alerts: %w", e)
+		}
+		return nil
+	}
+	for _, name := range fs.Args() {
+		if err := replayFile(name, stdin, sum, *strict, func(body []byte) error {
+			pending = append(pending, pipeline.Event{Body: body})
+			if len(pending) >= *batch {
+				return flush()
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if !*quiet {
+		sum.print(stderr)
+	}
+	return nil
+}
+
+// replayFile streams one file line by line; each non-blank line is an Event
+// Hub body.
+func replayFile(name string, stdin io.Reader, sum *summary, strict bool, emit func([]byte) error) error {
+	var r io.Reader = stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	br := bufio.NewReaderSize(r, 1<<20)
+	line := 0
+	for {
+		b, err := readLine(br)
+		if len(b) > 0 || err == nil {
+			line++
+		}
+		if errors.Is(err, errLineTooLong) {
+			sum.lines++
+			sum.records++
+			sum.skipped["line_too_long"]++
+			if strict {
+				return fmt.Errorf("%s:%d: line longer than %d bytes", name, line, maxLine)
+			}
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		if t := bytes.TrimSpace(b); len(t) > 0 {
+			sum.lines++
+			if strict {
+				if err := checkStrict(t); err != nil {
+					return fmt.Errorf("%s:%d: %w", name, line, err)
+				}
+			}
+			if e := emit(slices.Clone(t)); e != nil {
+				return e
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+	}
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns the next line without its newline; a line over maxLine is
+// consumed and reported as errLineTooLong.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var buf []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(buf)+len(frag) > maxLine {
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			if err != nil && err != io.EOF {
+				return nil, err
+			}
+			return nil, errLineTooLong
+		}
+		buf = append(buf, frag...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return bytes.TrimRight(buf, "\r\n"), err
+	}
+}
+
+// checkStrict reports the first record of a body that is bad input (as
+// opposed to a record the rule simply does not select).
+func checkStrict(body []byte) error {
+	var bad error
+	n := 0
+	detect.SplitBody(body, func(raw []byte) {
+		n++
+		if bad != nil {
+			return
+		}
+		if _, skip := detect.DecodeRecord(raw); skip == detect.SkipNotJSON || skip == detect.SkipTooDeep ||
+			skip == detect.SkipWrongType || skip == detect.SkipBadTime {
+			bad = fmt.Errorf("record %d: %s", n, skip)
+		}
+	})
+	return bad
+}

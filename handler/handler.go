@@ -1,0 +1,223 @@
+// Package handler adapts drswatch's pipeline to the Azure Functions custom
+// handler protocol: the host POSTs {"Data":...,"Metadata":...} to
+// /<FunctionName> on 127.0.0.1 and expects {"Outputs":...,"Logs":[...],
+// "ReturnValue":...} back. SignInLogs is the Event Hub trigger (binding
+// "events"); Sweep is the timer.
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/drswatch/drswatch/pipeline"
+)
+
+// Processor is what the handler needs from the pipeline.
+type Processor interface {
+	Process(ctx context.Context, events []pipeline.Event) (pipeline.Result, error)
+	Sweep(ctx context.Context) (pipeline.SweepResult, error)
+}
+
+// Options tune the handler.
+type Options struct {
+	// MaxBodyBytes caps an invocation body; larger ones get 413 (default 64 MiB).
+	MaxBodyBytes int64
+	// Timeout bounds one invocation's work (default 4 minutes, under the
+	// host's functionTimeout of 5).
+	Timeout time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the custom handler protocol.
+type Handler struct {
+	proc Processor
+	log  *slog.Logger
+	o    Options
+	mux  *http.ServeMux
+}
+
+// Names of the functions (their folders) and of the trigger binding.
+const (
+	FunctionSignIns = "SignInLogs"
+	FunctionSweep   = "Sweep"
+	BindingEvents   = "events"
+)
+
+// New returns the handler. A nil logger discards logs.
+func New(proc Processor, log *slog.Logger, o Options) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 64 << 20
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 4 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	h := &Handler{proc: proc, log: log, o: o, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /"+FunctionSignIns, h.signIns)
+	h.mux.HandleFunc("POST /"+FunctionSweep, h.sweep)
+	h.mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"ready"}`)
+	})
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// response is the custom handler's answer.
+type response struct {
+	Outputs     map[string]any `json:"Outputs"`
+	Logs        []string       `json:"Logs"`
+	ReturnValue any            `json:"ReturnValue"`
+}
+
+func reply(w http.ResponseWriter, status int, logs ...string) {
+	if logs == nil {
+		logs = []string{}
+	}
+	b, _ := json.Marshal(response{Outputs: map[string]any{}, Logs: logs})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// readInvocation reads and decodes the envelope, answering 4xx itself when
+// it cannot.
+func (h *Handler) readInvocation(w http.ResponseWriter, r *http.Request, log *slog.Logger) (invocation, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			log.Error("invocation body too large", "limit_bytes", h.o.MaxBodyBytes, "outcome", "rejected")
+			reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("drswatch: body over %d bytes rejected", h.o.MaxBodyBytes))
+			return invocation{}, false
+		}
+		log.Error("read invocation body", "error", err.Error(), "outcome", "rejected")
+		reply(w, http.StatusBadRequest, "drswatch: cannot read body")
+		return invocation{}, false
+	}
+	var inv invocation
+	if err := json.Unmarshal(body, &inv); err != nil {
+		log.Error("malformed invocation", "error", truncate(err.Error(), 200), "outcome", "rejected")
+		reply(w, http.StatusBadRequest, "drswatch: malformed invocation body")
+		return invocation{}, false
+	}
+	return inv, true
+}
+
+func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
+	start := h.o.Now()
+	log := h.log.With("function", FunctionSignIns, "invocation_id", r.Header.Get("X-Azure-Functions-InvocationId"))
+	inv, ok := h.readInvocation(w, r, log)
+	if !ok {
+		return
+	}
+	if inv.Data == nil {
+		log.Error("invocation without Data", "outcome", "rejected")
+		reply(w, http.StatusBadRequest, "drswatch: invocation has no Data")
+		return
+	}
+	raw, ok := inv.Data[BindingEvents]
+	if !ok {
+		names := make([]string, 0, len(inv.Data))
+		for k := range inv.Data {
+			names = append(names, truncate(k, 64))
+		}
+		sort.Strings(names)
+		log.Error("unknown trigger binding", "bindings", names, "want", BindingEvents, "outcome", "rejected")
+		reply(w, http.StatusBadRequest, "drswatch: no binding named "+BindingEvents)
+		return
+	}
+	bodies, err := decodeEvents(raw)
+	if err != nil {
+		log.Error("malformed events binding", "error", truncate(err.Error(), 200), "outcome", "rejected")
+		reply(w, http.StatusBadRequest, "drswatch: malformed events binding")
+		return
+	}
+	meta := decodeMeta(inv.Metadata)
+	events := make([]pipeline.Event, len(bodies))
+	for i, b := range bodies {
+		events[i] = pipeline.Event{Body: b}
+		if i < len(meta.Enqueued) {
+			events[i].EnqueuedAt = meta.Enqueued[i]
+		}
+	}
+	attrs := []any{"events", len(events)}
+	if meta.Partition != "" {
+		attrs = append(attrs, "partition", meta.Partition)
+	}
+	if meta.HasSeq {
+		attrs = append(attrs, "seq_first", meta.SeqFirst, "seq_last", meta.SeqLast)
+	}
+	if meta.HasRetry {
+		attrs = append(attrs, "retry_count", meta.RetryCount)
+	}
+	log = log.With(attrs...)
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.Timeout)
+	defer cancel()
+	res, err := h.proc.Process(ctx, events)
+	took := h.o.Now().Sub(start)
+	for _, a := range res.Alerts {
+		log.Info("alert", "alert_id", a.AlertID, "revision", a.Revision, "delivered", a.Delivered,
+			"latency_ms", a.SinceReceived.Milliseconds(), "since_enqueued_ms", a.SinceEnqueued.Milliseconds())
+	}
+	for _, e := range res.DeliveryErrors {
+		log.Warn("alert delivery deferred to Sweep", "error", truncate(e.Error(), 500))
+	}
+	summary := []any{"records", res.Records, "matched", res.Matched, "skipped", res.Skipped,
+		"groups", res.Groups, "writes", res.Writes, "alerts", len(res.Alerts), "took_ms", took.Milliseconds()}
+	if err != nil {
+		log.Error("batch failed; the host will retry it", append(summary, "error", truncate(err.Error(), 1000))...)
+		reply(w, http.StatusInternalServerError, "drswatch: batch failed, retry: state store unavailable")
+		return
+	}
+	log.Info("batch processed", summary...)
+	reply(w, http.StatusOK, fmt.Sprintf("drswatch: %d records, %d matched, %d groups, %d alerts in %d ms",
+		res.Records, res.Matched, res.Groups, len(res.Alerts), took.Milliseconds()))
+}
+
+func (h *Handler) sweep(w http.ResponseWriter, r *http.Request) {
+	start := h.o.Now()
+	log := h.log.With("function", FunctionSweep, "invocation_id", r.Header.Get("X-Azure-Functions-InvocationId"))
+	if _, ok := h.readInvocation(w, r, log); !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.Timeout)
+	defer cancel()
+	res, err := h.proc.Sweep(ctx)
+	for _, e := range res.Errors {
+		log.Warn("resend failed", "error", truncate(e.Error(), 500))
+	}
+	summary := []any{"expired", res.Expired, "resent", res.Resent, "delivered", res.Delivered,
+		"dropped", res.Dropped, "pending", res.Pending, "took_ms", h.o.Now().Sub(start).Milliseconds()}
+	if err != nil {
+		log.Error("sweep failed", append(summary, "error", truncate(err.Error(), 1000))...)
+		reply(w, http.StatusInternalServerError, "drswatch: sweep failed")
+		return
+	}
+	log.Info("sweep done", summary...)
+	reply(w, http.StatusOK, fmt.Sprintf("drswatch: sweep expired %d, resent %d, delivered %d, pending %d",
+		res.Expired, res.Resent, res.Delivered, res.Pending))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
+}
