@@ -1,0 +1,225 @@
+package handler_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/drswatch/drswatch/handler"
+	"github.com/drswatch/drswatch/pipeline"
+	"github.com/drswatch/drswatch/store/memstore"
+)
+
+// hostResponse is the custom handler answer as the host parses it.
+type hostResponse struct {
+	Outputs     map[string]any `json:"Outputs"`
+	Logs        []string       `json:"Logs"`
+	ReturnValue any            `json:"ReturnValue"`
+}
+
+// post sends an invocation the way the host does and checks the answer is
+// always a JSON custom handler response.
+func post(t *testing.T, h http.Handler, function string, body []byte) (int, hostResponse) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/"+function, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("X-Azure-Functions-InvocationId", "0f6e9c1a-1d2b-4c3d-8e4f-5a6b7c8d9e0f")
+	req.Header.Set("User-Agent", "Azure-Functions-Host/4.1037.0")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, "application/json", rec.Header().Get("Content-Type"), "content type")
+	var resp hostResponse
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp), "body %q", rec.Body.String())
+	require.NotNil(t, resp.Outputs, "Outputs must be an object, never null")
+	require.NotNil(t, resp.Logs, "Logs must be an array")
+	require.Contains(t, rec.Body.String(), `"ReturnValue":null`)
+	return rec.Code, resp
+}
+
+func readFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	require.NoError(t, err)
+	return b
+}
+
+// demoBodies are the last five bodies of the bundled sample, the ones the
+// recorded invocations carry.
+func demoBodies(t *testing.T) [][]byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "demo.ndjson"))
+	require.NoError(t, err)
+	var out [][]byte
+	for _, l := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		out = append(out, l)
+	}
+	return out[len(out)-5:]
+}
+
+// envelope builds an invocation exactly as the host does for an Event Hubs
+// trigger with cardinality many: Data.events is a JSON string holding a JSON
+// array, of body strings with dataType string and of parsed bodies without.
+func envelope(t *testing.T, bodies [][]byte, dataTypeString bool) []byte {
+	t.Helper()
+	var arr []byte
+	var err error
+	if dataTypeString {
+		ss := make([]string, len(bodies))
+		for i, b := range bodies {
+			ss[i] = string(b)
+		}
+		arr, err = json.Marshal(ss)
+	} else {
+		rs := make([]json.RawMessage, len(bodies))
+		for i, b := range bodies {
+			rs[i] = b
+		}
+		arr, err = json.Marshal(rs)
+	}
+	require.NoError(t, err)
+	inv := map[string]any{
+		"Data": map[string]any{"events": string(arr)},
+		"Metadata": map[string]any{
+			"PartitionContext":    map[string]any{"EventHubName": "entra-signins", "ConsumerGroup": "drswatch", "PartitionId": "0"},
+			"SequenceNumberArray": "[1,2]",
+		},
+	}
+	out, err := json.Marshal(inv)
+	require.NoError(t, err)
+	return out
+}
+
+// recordingProcessor is a hand-written fake that keeps the events it got.
+type recordingProcessor struct {
+	events []pipeline.Event
+	sweeps int
+}
+
+func (p *recordingProcessor) Process(_ context.Context, ev []pipeline.Event) (pipeline.Result, error) {
+	p.events = append(p.events, ev...)
+	return pipeline.Result{Events: len(ev)}, nil
+}
+
+func (p *recordingProcessor) Sweep(context.Context) (pipeline.SweepResult, error) {
+	p.sweeps++
+	return pipeline.SweepResult{}, nil
+}
+
+func TestEnvelopeForms(t *testing.T) {
+	bodies := demoBodies(t)
+	want := make([]string, len(bodies))
+	for i, b := range bodies {
+		want[i] = compact(t, b)
+	}
+	dataString := envelope(t, bodies, true)
+	// An older host encodes the whole value once more.
+	var inv map[string]map[string]any
+	require.NoError(t, json.Unmarshal(dataString, &inv))
+	twice, _ := json.Marshal(inv["Data"]["events"])
+	overEncoded, _ := json.Marshal(map[string]any{"Data": map[string]any{"events": string(twice)}, "Metadata": map[string]any{}})
+	rawArray, _ := json.Marshal(map[string]any{"Data": map[string]any{"events": json.RawMessage("[" + string(bytes.Join(bodies, []byte(","))) + "]")}})
+
+	tests := []struct {
+		name string
+		body []byte
+	}{
+		{"recorded dataType string", readFixture(t, "invocation-datatype-string.json")},
+		{"recorded without dataType", readFixture(t, "invocation-datatype-object.json")},
+		{"built dataType string", dataString},
+		{"built without dataType", envelope(t, bodies, false)},
+		{"string encoded twice", overEncoded},
+		{"array not string encoded", rawArray},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &recordingProcessor{}
+			code, resp := post(t, handler.New(p, nil, handler.Options{}), handler.FunctionSignIns, tc.body)
+			require.Equal(t, http.StatusOK, code, "logs %v", resp.Logs)
+			require.Len(t, p.events, len(want))
+			for i, ev := range p.events {
+				require.Equal(t, want[i], compact(t, ev.Body), "event %d", i)
+			}
+		})
+	}
+}
+
+func TestRecordedMetadataGivesEnqueuedTimes(t *testing.T) {
+	p := &recordingProcessor{}
+	code, _ := post(t, handler.New(p, nil, handler.Options{}), handler.FunctionSignIns, readFixture(t, "invocation-datatype-string.json"))
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, p.events, 5)
+	for i, ev := range p.events {
+		require.False(t, ev.EnqueuedAt.IsZero(), "event %d has no enqueued time", i)
+		require.Equal(t, "UTC", ev.EnqueuedAt.Location().String())
+	}
+	require.Equal(t, "2026-11-03T09:33:10.52Z", p.events[0].EnqueuedAt.Format("2006-01-02T15:04:05.999Z07:00"))
+}
+
+func TestMalformedInvocations(t *testing.T) {
+	big := bytes.Repeat([]byte("a"), 2048)
+	tests := []struct {
+		name string
+		body []byte
+		code int
+	}{
+		{"not json", []byte("this is not json"), http.StatusBadRequest},
+		{"truncated json", []byte(`{"Data":{"events":"[`), http.StatusBadRequest},
+		{"empty body", nil, http.StatusBadRequest},
+		{"no Data", []byte(`{"Metadata":{}}`), http.StatusBadRequest},
+		{"unknown binding", []byte(`{"Data":{"messages":"[]"}}`), http.StatusBadRequest},
+		{"events is a number", []byte(`{"Data":{"events":42}}`), http.StatusBadRequest},
+		{"events string is not json", []byte(`{"Data":{"events":"[not json"}}`), http.StatusBadRequest},
+		{"body over the cap", append([]byte(`{"Data":{"events":"`), append(big, []byte(`"}}`)...)...), http.StatusRequestEntityTooLarge},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &recordingProcessor{}
+			code, resp := post(t, handler.New(p, nil, handler.Options{MaxBodyBytes: 1024}), handler.FunctionSignIns, tc.body)
+			require.Equal(t, tc.code, code, "logs %v", resp.Logs)
+			require.Empty(t, p.events)
+			require.NotEmpty(t, resp.Logs)
+		})
+	}
+}
+
+func TestEmptyBatch(t *testing.T) {
+	p := &recordingProcessor{}
+	code, _ := post(t, handler.New(p, nil, handler.Options{}), handler.FunctionSignIns, []byte(`{"Data":{"events":"[]"},"Metadata":{}}`))
+	require.Equal(t, http.StatusOK, code)
+	require.Empty(t, p.events)
+}
+
+func TestSweepTimerInvocation(t *testing.T) {
+	p := &recordingProcessor{}
+	code, resp := post(t, handler.New(p, nil, handler.Options{}), handler.FunctionSweep, readFixture(t, "invocation-timer.json"))
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, 1, p.sweeps)
+	require.True(t, strings.Contains(resp.Logs[0], "sweep"), "logs %v", resp.Logs)
+}
+
+func TestReadinessAndUnknownRoutes(t *testing.T) {
+	h := handler.New(&recordingProcessor{}, nil, handler.Options{})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/Other", nil))
+	require.Equal(t, http.StatusNotFound, rec.Code)
+}
+
+func compact(t *testing.T, b []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, json.Compact(&buf, b))
+	return buf.String()
+}
+
+var _ = memstore.New
