@@ -17,7 +17,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/monitor/ingestion/azlogs"
 
 	"github.com/drswatch/drswatch/sink"
@@ -283,13 +282,11 @@ func classify(parent context.Context, err error) *sink.Error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &sink.Error{Kind: sink.KindTimeout, Message: "call timed out", Err: err}
 	}
-	var afe *azidentity.AuthenticationFailedError
-	if errors.As(err, &afe) {
-		return &sink.Error{Kind: sink.KindUnauthorized, Message: "credential: " + clip(afe.Error()), Err: err}
-	}
-	if strings.Contains(err.Error(), "Credential") || strings.Contains(err.Error(), "credential") {
-		// Credential failures other than AuthenticationFailedError
-		// (unavailable, misconfigured) carry no exported type.
+	// The bearer token policy marks every credential failure NonRetriable;
+	// the only other such error it makes is for a non-https endpoint, which
+	// New rules out.
+	var nre interface{ NonRetriable() }
+	if errors.As(err, &nre) {
 		return &sink.Error{Kind: sink.KindUnauthorized, Message: "credential: " + clip(err.Error()), Err: err}
 	}
 	var ue *url.Error

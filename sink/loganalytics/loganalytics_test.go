@@ -461,8 +461,7 @@ func TestSendCredentialFailure(t *testing.T) {
 	cred.SetError(fmt.Errorf("no identity here"))
 	errs := newSink(t, srv, nil, cred).Send(context.Background(), rows(2, 0))
 	for _, err := range errs {
-		require.Error(t, err)
-		require.False(t, sink.IsPermanent(err))
+		requireKind(t, err, sink.KindUnauthorized)
 	}
 	require.Empty(t, srv.Calls())
 }
@@ -540,4 +539,24 @@ func TestManagedIdentity(t *testing.T) {
 			require.Equal(t, fakeingest.TokenRequest{Resource: fakeingest.MonitorResource, ClientID: clientID, Status: http.StatusOK}, reqs[0])
 		})
 	}
+}
+
+// TestManagedIdentityRefused: the identity endpoint refuses (wrong secret);
+// rows fail as unauthorized, not permanent, and nothing reaches ingestion.
+func TestManagedIdentityRefused(t *testing.T) {
+	mi := fakeingest.NewManagedIdentity(t)
+	mi.Setenv(t)
+	t.Setenv("IDENTITY_HEADER", "not-the-secret")
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(fakeingest.NewClientID())})
+	require.NoError(t, err)
+	srv := fakeingest.New(t, &fakeingest.Options{Token: mi.Token})
+
+	errs := newSink(t, srv, nil, cred).Send(context.Background(), rows(2, 0))
+	for _, err := range errs {
+		requireKind(t, err, sink.KindUnauthorized)
+		require.NotContains(t, err.Error(), mi.Header)
+		require.NotContains(t, err.Error(), "not-the-secret")
+	}
+	require.Empty(t, srv.Calls())
+	require.NotEmpty(t, mi.Requests())
 }
