@@ -123,11 +123,13 @@ param alertEvaluationMinutes int = 5
 
 // ------------------------------------------------------------------ derived
 
+// The workspace's subscription, resource group and name, from its resource id
+// (the given one, or the new workspace's in this resource group).
 var useExistingWorkspace = !empty(existingWorkspaceId)
-var workspaceIdParts = split(existingWorkspaceId, '/')
-var lawSubscriptionId = useExistingWorkspace ? workspaceIdParts[2] : subscription().subscriptionId
-var lawResourceGroup = useExistingWorkspace ? workspaceIdParts[4] : resourceGroup().name
-var lawName = useExistingWorkspace ? last(workspaceIdParts) : workspaceName
+var workspaceIdParts = split(useExistingWorkspace ? existingWorkspaceId : resourceId('Microsoft.OperationalInsights/workspaces', workspaceName), '/')
+var lawSubscriptionId = workspaceIdParts[2]
+var lawResourceGroup = workspaceIdParts[4]
+var lawName = last(workspaceIdParts)
 
 // The function folders (each holds a function.json); bicep_test.go checks
 // this list against the repository. Used by the function-health saved search.
