@@ -1,0 +1,292 @@
+// drswatch: everything in one resource group (deploy with
+// `az deployment group create`, see docs/deploy.md). Entra's diagnostic
+// setting is tenant-scoped and lives in tenant.bicep, deployed separately
+// with this deployment's `authorizationRuleId` output.
+//
+// Data path:
+//   Entra ID ──diagnostic setting──▶ Event Hub ──trigger──▶ Function App (drswatch serve)
+//        window state ◀──▶ Table Storage        alerts ──Logs Ingestion API──▶ DCR ──▶ DrsWatchAlerts_CL
+//   DrsWatchAlerts_CL ──scheduled query rules──▶ Azure Monitor alerts (+ optional action group)
+//
+// Modules, in the order data flows: eventhubs → functionapp (+ storage) →
+// loganalytics (workspace, table, saved searches) → dcr → roles → alerts.
+targetScope = 'resourceGroup'
+
+// ---------------------------------------------------------------- parameters
+
+@description('Region for every resource (a new workspace and the DCR too).')
+param location string = resourceGroup().location
+
+@description('Short prefix for resource names (letters, digits, hyphens).')
+@minLength(2)
+@maxLength(12)
+param namePrefix string = 'drswatch'
+
+@description('Tags for every resource.')
+param tags object = {
+  app: 'drswatch'
+}
+
+@description('Hosting plan. FlexConsumption (default): per-function scale to zero, no Azure Files, package in blob storage via managed identity. ElasticPremium: always-ready instances; sets FUNCTIONS_WORKER_RUNTIME/FUNCTIONS_EXTENSION_VERSION.')
+@allowed([
+  'FlexConsumption'
+  'ElasticPremium'
+])
+param hostingPlan string = 'FlexConsumption'
+
+@description('Function App name (globally unique host name).')
+param functionAppName string = '${namePrefix}-func-${uniqueString(resourceGroup().id)}'
+
+@description('Flex: most instances. Event Hubs scaling never uses more instances than partitions.')
+@minValue(40)
+@maxValue(1000)
+param flexMaximumInstanceCount int = 40
+
+@description('Flex: memory per instance (MB).')
+@allowed([
+  512
+  2048
+  4096
+])
+param flexInstanceMemoryMB int = 2048
+
+@description('Elastic Premium SKU.')
+@allowed([
+  'EP1'
+  'EP2'
+  'EP3'
+])
+param premiumSku string = 'EP1'
+
+@description('Elastic Premium: most instances.')
+@minValue(1)
+@maxValue(100)
+param premiumMaximumElasticWorkerCount int = 4
+
+@description('Event Hubs namespace name (globally unique).')
+param eventHubsNamespaceName string = '${namePrefix}-ehns-${uniqueString(resourceGroup().id)}'
+
+@description('Hub that Entra streams sign-in logs to.')
+param hubName string = 'entra-signins'
+
+@description('Partitions of the sign-in hub: the most instances that read in parallel. Cannot be lowered later.')
+@minValue(1)
+@maxValue(32)
+param partitionCount int = 4
+
+@description('Days events stay in the hub (1-7 on Standard).')
+@minValue(1)
+@maxValue(7)
+param messageRetentionInDays int = 1
+
+@description('Consumer group of the SignInLogs function (its own, not $Default).')
+param consumerGroupName string = 'drswatch'
+
+@description('Namespace authorization rule (Listen, Send, Manage) for the Entra diagnostic setting.')
+param diagnosticsRuleName string = 'entra-diagnostics'
+
+@description('Storage account for the Functions host and the state table (3-24 lowercase letters/digits).')
+@minLength(3)
+@maxLength(24)
+param storageAccountName string = 'st${take(toLower(replace(namePrefix, '-', '')), 9)}${uniqueString(resourceGroup().id)}'
+
+@description('State table name (DRSWATCH_TABLE_NAME).')
+param stateTableName string = 'drswatchstate'
+
+@description('How late a record may arrive after its window ends and still count (DRSWATCH_ALLOWED_LATENESS, a Go duration).')
+param allowedLateness string = '24h'
+
+@description('Resource id of an existing Log Analytics workspace; empty creates a new one in this resource group.')
+param existingWorkspaceId string = ''
+
+@description('Name of the new workspace (when existingWorkspaceId is empty).')
+param workspaceName string = '${namePrefix}-law-${uniqueString(resourceGroup().id)}'
+
+@description('Retention of a new workspace (days).')
+@minValue(30)
+@maxValue(730)
+param workspaceRetentionInDays int = 90
+
+@description('Interactive retention of the alerts table in days; -1 uses the workspace default.')
+param alertsRetentionInDays int = -1
+
+@description('Action group resource id the alert rules notify; empty for none.')
+param actionGroupId string = ''
+
+@description('How often the alert rules run (minutes).')
+@allowed([
+  5
+  10
+  15
+])
+param alertEvaluationMinutes int = 5
+
+// ------------------------------------------------------------------ derived
+
+// The workspace's subscription, resource group and name, from its resource id
+// (the given one, or the new workspace's in this resource group).
+var useExistingWorkspace = !empty(existingWorkspaceId)
+var workspaceIdParts = split(useExistingWorkspace ? existingWorkspaceId : resourceId('Microsoft.OperationalInsights/workspaces', workspaceName), '/')
+var lawSubscriptionId = workspaceIdParts[2]
+var lawResourceGroup = workspaceIdParts[4]
+var lawName = last(workspaceIdParts)
+
+// The function folders (each holds a function.json); bicep_test.go checks
+// this list against the repository. Used by the function-health saved search.
+var functionNames = [
+  'SignInLogs'
+  'Sweep'
+]
+
+var schema = loadJsonContent('../../schema/alerts.json')
+
+// ------------------------------------------------------------------ modules
+
+module eventHubs 'modules/eventhubs.bicep' = {
+  name: 'drswatch-eventhubs'
+  params: {
+    namespaceName: eventHubsNamespaceName
+    location: location
+    tags: tags
+    hubName: hubName
+    partitionCount: partitionCount
+    messageRetentionInDays: messageRetentionInDays
+    consumerGroupName: consumerGroupName
+    diagnosticsRuleName: diagnosticsRuleName
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'drswatch-storage'
+  params: {
+    accountName: storageAccountName
+    location: location
+    tags: tags
+    deploymentContainerName: 'app-package'
+    stateTableName: stateTableName
+  }
+}
+
+module logAnalytics 'modules/loganalytics.bicep' = {
+  name: 'drswatch-loganalytics'
+  scope: resourceGroup(lawSubscriptionId, lawResourceGroup)
+  params: {
+    workspaceName: lawName
+    createWorkspace: !useExistingWorkspace
+    location: location
+    tags: tags
+    workspaceRetentionInDays: workspaceRetentionInDays
+    alertsRetentionInDays: alertsRetentionInDays
+    functionNames: functionNames
+  }
+}
+
+module appInsights 'modules/appinsights.bicep' = {
+  name: 'drswatch-appinsights'
+  params: {
+    name: '${namePrefix}-appi-${uniqueString(resourceGroup().id)}'
+    location: location
+    tags: tags
+    workspaceId: logAnalytics.outputs.id
+  }
+}
+
+module dcr 'modules/dcr.bicep' = {
+  name: 'drswatch-dcr'
+  params: {
+    name: '${namePrefix}-dcr-alerts'
+    location: logAnalytics.outputs.location // a DCR must be in its workspace's region
+    tags: tags
+    workspaceId: logAnalytics.outputs.id
+    tableName: logAnalytics.outputs.tableName
+  }
+}
+
+// App settings: every setting the Function App gets, in one place.
+// bicep_test.go checks them against internal/config (config.Settings),
+// function.json and the host's identity-connection settings. No connection
+// strings, no keys: every connection is identity-based.
+var appSettings = {
+  // Functions host storage (leases, checkpoints, timer locks) via the managed identity.
+  AzureWebJobsStorage__accountName: storage.outputs.name
+  // The SignInLogs trigger's identity connection (function.json "connection": "SigninHub").
+  SigninHub__fullyQualifiedNamespace: eventHubs.outputs.fullyQualifiedNamespace
+  // function.json %DRSWATCH_HUB_NAME% and %DRSWATCH_CONSUMER_GROUP%.
+  DRSWATCH_HUB_NAME: eventHubs.outputs.hubName
+  DRSWATCH_CONSUMER_GROUP: eventHubs.outputs.consumerGroupName
+  // Host telemetry with Entra auth (the component has local auth off).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.outputs.connectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+  // drswatch (internal/config): state in Table Storage via the managed identity.
+  DRSWATCH_STATE: 'table'
+  DRSWATCH_TABLE_SERVICE_URI: storage.outputs.tableServiceUri
+  DRSWATCH_TABLE_NAME: storage.outputs.stateTableName
+  DRSWATCH_ALLOWED_LATENESS: allowedLateness
+  // drswatch alerts → Logs Ingestion API → DCR → the custom table.
+  DRSWATCH_SINK: 'loganalytics'
+  DRSWATCH_LOGS_ENDPOINT: dcr.outputs.logsIngestionEndpoint
+  DRSWATCH_LOGS_RULE_ID: dcr.outputs.immutableId
+  DRSWATCH_LOGS_STREAM: schema.stream
+}
+
+// Elastic Premium only: Flex takes the runtime from functionAppConfig.runtime
+// and rejects these settings.
+var premiumAppSettings = {
+  FUNCTIONS_WORKER_RUNTIME: 'custom'
+  FUNCTIONS_EXTENSION_VERSION: '~4'
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'drswatch-functionapp'
+  params: {
+    name: functionAppName
+    location: location
+    tags: tags
+    hostingPlan: hostingPlan
+    appSettings: hostingPlan == 'FlexConsumption' ? appSettings : union(appSettings, premiumAppSettings)
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    maximumInstanceCount: flexMaximumInstanceCount
+    instanceMemoryMB: flexInstanceMemoryMB
+    premiumSku: premiumSku
+    premiumMaximumElasticWorkerCount: premiumMaximumElasticWorkerCount
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'drswatch-roles'
+  params: {
+    principalId: functionApp.outputs.principalId
+    eventHubsNamespaceName: eventHubs.outputs.namespaceName
+    hubName: eventHubs.outputs.hubName
+    storageAccountName: storage.outputs.name
+    dataCollectionRuleName: dcr.outputs.name
+    appInsightsName: appInsights.outputs.name
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'drswatch-alerts'
+  params: {
+    location: location
+    tags: tags
+    workspaceId: logAnalytics.outputs.id
+    tableName: logAnalytics.outputs.tableName
+    namePrefix: '${namePrefix}-alert'
+    actionGroupId: actionGroupId
+    evaluationMinutes: alertEvaluationMinutes
+  }
+}
+
+// ------------------------------------------------------------------ outputs
+
+output functionAppName string = functionApp.outputs.name
+output hostingPlan string = hostingPlan
+output logsIngestionEndpoint string = dcr.outputs.logsIngestionEndpoint
+output dcrImmutableId string = dcr.outputs.immutableId
+output eventHubsNamespace string = eventHubs.outputs.namespaceName
+output hubName string = eventHubs.outputs.hubName
+@description('Pass to tenant.bicep as eventHubAuthorizationRuleId.')
+output authorizationRuleId string = eventHubs.outputs.authorizationRuleId
+output workspaceId string = logAnalytics.outputs.id
+output workspaceCustomerId string = logAnalytics.outputs.customerId
+output alertsTable string = logAnalytics.outputs.tableName
