@@ -25,21 +25,23 @@ tools: $(NPM_OK)
 
 # Everything: vet, unit and Azurite-backed tests (race detector on), the
 # Bicep syntax check, and a few seconds of each fuzz target.
+# Azurite is started by the tests themselves (internal/azuritetest) on a free
+# loopback port, in memory, and stopped when they end.
 test: tools
 	$(GO) vet ./...
-	scripts/with-azurite.sh $(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 	node scripts/bicep-syntax.js infra/bicep
-	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+	scripts/fuzz.sh $(FUZZTIME)
 
 # Runs every Fuzz target for FUZZTIME each (make fuzz FUZZTIME=5m for a long run).
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
 
 bench: tools build
-	scripts/with-azurite.sh $(GO) run ./cmd/drswatch bench
+	$(GO) run ./cmd/drswatch bench
 
 soak: tools build
-	scripts/with-azurite.sh $(GO) test -count=1 -run 'TestSoak' -timeout 30m ./... -args -soak
+	$(GO) test -count=1 -run 'TestSoak' -timeout 30m ./... -args -soak
 
 package:
 	rm -rf dist && mkdir -p dist/app
