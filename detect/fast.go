@@ -1,0 +1,247 @@
+package detect
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// Prefilter rejects records that cannot be selected by a rule without
+// decoding them: a record the rule selects holds the app id and the resource
+// id as literal bytes, unless a \u escape spells them, so a record with
+// neither both ids nor any \u escape can be skipped unread.
+type Prefilter struct {
+	app, resource []byte
+}
+
+// Prefilter returns the rule's prefilter.
+func (r Rule) Prefilter() Prefilter {
+	return Prefilter{app: []byte(r.AppID), resource: []byte(r.ResourceID)}
+}
+
+var unicodeEscape = []byte(`\u`)
+
+// candidate reports whether raw may hold a selected record.
+func (p Prefilter) candidate(raw []byte) bool {
+	if len(p.app) == 0 || len(p.resource) == 0 {
+		return true
+	}
+	if bytes.Contains(raw, p.app) && bytes.Contains(raw, p.resource) {
+		return true
+	}
+	return bytes.Contains(raw, unicodeEscape)
+}
+
+// ScanBody is the fast form of SplitBody: it walks an Event Hub body's
+// records and calls fn only for those the prefilter cannot rule out;
+// the others are counted in rejected without being decoded. Bodies that may
+// hold a match are validated as JSON first; a malformed or unusual body
+// (escaped keys, records not an array) goes through SplitBody, so the
+// records passed to fn and their outcomes are those of the full decode.
+// Bodies that cannot hold a match are only counted, not validated.
+func ScanBody(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected int) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return 0, 0
+	}
+	whole := p.candidate(body)
+	if whole && !json.Valid(body) {
+		return SplitBody(body, fn), 0
+	}
+	start, end, hasRecords, ok := findRecords(body)
+	if !ok {
+		return SplitBody(body, fn), 0
+	}
+	if !hasRecords { // a bare record
+		if whole {
+			fn(body)
+			return 1, 0
+		}
+		return 1, 1
+	}
+	n, ok := eachElement(body[start:end], func(raw []byte) {
+		if whole && p.candidate(raw) {
+			fn(raw)
+		} else {
+			rejected++
+		}
+	}, !whole)
+	if !ok {
+		return SplitBody(body, fn), 0
+	}
+	return n, rejected
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string that starts at b[i] == '"'
+// and whether it holds a backslash.
+func skipString(b []byte, i int) (int, bool, bool) {
+	i++
+	escaped := false
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return 0, false, false
+		}
+		k := i + j
+		n := 0
+		for m := k - 1; m >= i && b[m] == '\\'; m-- {
+			n++
+		}
+		if n > 0 {
+			escaped = true
+		}
+		if n%2 == 0 {
+			if !escaped && bytes.IndexByte(b[i:k], '\\') >= 0 {
+				escaped = true
+			}
+			return k + 1, escaped, true
+		}
+		i = k + 1
+	}
+}
+
+// skipValue returns the index after the JSON value starting at b[i]. It
+// checks nesting, not full JSON grammar.
+func skipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		end, _, ok := skipString(b, i)
+		return end, ok
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				end, _, ok := skipString(b, i)
+				if !ok {
+					return 0, false
+				}
+				i = end
+				continue
+			case '{', '[':
+				depth++
+				if depth > maxScanDepth {
+					return 0, false
+				}
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, true
+				}
+				if depth < 0 {
+					return 0, false
+				}
+			}
+			i++
+		}
+		return 0, false
+	case '}', ']', ',', ':':
+		return 0, false
+	default:
+		for i < len(b) {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return i, true
+			case '"', '{', '[', ':':
+				return 0, false
+			}
+			i++
+		}
+		return i, true
+	}
+}
+
+// maxScanDepth bounds nesting in the scanner; deeper bodies take the full
+// decode, which reports them.
+const maxScanDepth = 512
+
+// findRecords locates the value of the top-level "records" member. It
+// reports ok == false for anything it does not handle itself.
+func findRecords(b []byte) (start, end int, has, ok bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return 0, 0, false, false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return 0, 0, false, skipSpace(b, i+1) == len(b)
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return 0, 0, false, false
+		}
+		kend, esc, okk := skipString(b, i)
+		if !okk || esc {
+			return 0, 0, false, false
+		}
+		key := b[i+1 : kend-1]
+		i = skipSpace(b, kend)
+		if i >= len(b) || b[i] != ':' {
+			return 0, 0, false, false
+		}
+		i = skipSpace(b, i+1)
+		vend, okv := skipValue(b, i)
+		if !okv {
+			return 0, 0, false, false
+		}
+		if string(key) == "records" {
+			if has || b[i] != '[' { // duplicate key or not an array
+				return 0, 0, false, false
+			}
+			start, end, has = i, vend, true
+		}
+		i = skipSpace(b, vend)
+		if i >= len(b) {
+			return 0, 0, false, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return start, end, has, skipSpace(b, i+1) == len(b)
+		default:
+			return 0, 0, false, false
+		}
+	}
+}
+
+// eachElement calls fn for each element of the JSON array arr. With
+// countOnly the elements are still delimited (the count must be exact).
+func eachElement(arr []byte, fn func([]byte), countOnly bool) (int, bool) {
+	i := skipSpace(arr, 1)
+	if i < len(arr) && arr[i] == ']' {
+		return 0, true
+	}
+	n := 0
+	for {
+		end, ok := skipValue(arr, i)
+		if !ok {
+			return 0, false
+		}
+		n++
+		fn(arr[i:end])
+		i = skipSpace(arr, end)
+		if i >= len(arr) {
+			return 0, false
+		}
+		switch arr[i] {
+		case ',':
+			i = skipSpace(arr, i+1)
+		case ']':
+			return n, true
+		default:
+			return 0, false
+		}
+	}
+}
