@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/stretchr/testify/require"
 
@@ -87,4 +89,34 @@ func TestCallsPerCommit(t *testing.T) {
 	r1, w1 := s.Calls()
 	require.Equal(t, int64(1), w1-w0, "one write: group and outbox in one transaction")
 	require.Equal(t, int64(1), r1-r0)
+}
+
+func TestAzuriteDownAndBack(t *testing.T) {
+	srv := azuritetest.Start(t, azuritetest.Persistent())
+	if srv.External() {
+		t.Skip("needs an Azurite started by the test")
+	}
+	ctx := context.Background()
+	s, err := tablestore.NewFromConnectionString(ctx, srv.ConnectionString(), "faults", &tablestore.Options{
+		ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}},
+	})
+	require.NoError(t, err)
+	g := store.Group{ID: "ef", Window: time.Unix(1_800_000_000, 0), ExpiresAt: time.Unix(1_800_000_600, 0), State: []byte("v1")}
+	etag, err := s.Commit(ctx, g, nil)
+	require.NoError(t, err)
+
+	require.NoError(t, srv.Stop())
+	g.ETag, g.State = etag, []byte("v2")
+	_, err = s.Commit(ctx, g, []store.Pending{{GroupID: g.ID, Window: g.Window, Revision: 1}})
+	require.Error(t, err)
+	require.NotErrorIs(t, err, store.ErrConflict)
+	require.NotErrorIs(t, err, store.ErrNotFound)
+
+	require.NoError(t, srv.Restart())
+	got, err := s.Load(ctx, g.ID, g.Window)
+	require.NoError(t, err)
+	require.Equal(t, []byte("v1"), got.State)
+	require.Equal(t, etag, got.ETag)
+	_, err = s.Commit(ctx, g, []store.Pending{{GroupID: g.ID, Window: g.Window, Revision: 1}})
+	require.NoError(t, err, "the ETag read before the outage is still valid")
 }
