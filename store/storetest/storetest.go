@@ -194,6 +194,7 @@ func testInvalidInput(t *testing.T, s Store) {
 		{"id with slash", func(g *store.Group) { g.ID = "ab/cd" }},
 		{"zero window", func(g *store.Group) { g.Window = time.Time{} }},
 		{"window with nanoseconds", func(g *store.Group) { g.Window = g.Window.Add(1) }},
+		{"expiry before window", func(g *store.Group) { g.ExpiresAt = g.Window.Add(-time.Second) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -232,6 +233,7 @@ func testCreateTwice(t *testing.T, s Store) {
 
 	// The same id in another window is another group.
 	g.Window = g.Window.Add(time.Hour)
+	g.ExpiresAt = g.ExpiresAt.Add(time.Hour)
 	_, err = s.Commit(ctx, g, nil)
 	require.NoError(t, err)
 }
@@ -416,6 +418,7 @@ func testListPendingPaging(t *testing.T, s Store) {
 	for i := range groups {
 		g := newGroup(fmt.Sprintf("paging-%d", i))
 		g.Window = window0.Add(time.Duration(i%3) * time.Hour)
+		g.ExpiresAt = g.Window.Add(20 * time.Minute)
 		outbox := make([]store.Pending, perGroup)
 		for r := range outbox {
 			outbox[r] = newPending(g, r+1)

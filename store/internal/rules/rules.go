@@ -110,6 +110,10 @@ func CheckGroup(g store.Group) error {
 	if err := checkTime("expiry", g.ExpiresAt); err != nil {
 		return err
 	}
+	// Expiry scans only partitions whose window has started (tablestore).
+	if g.ExpiresAt.Before(g.Window) {
+		return fmt.Errorf("expiry %s before window %s", g.ExpiresAt.Format(time.RFC3339Nano), g.Window.Format(time.RFC3339))
+	}
 	if len(g.State) > store.MaxStateBytes {
 		return fmt.Errorf("%w: state is %d bytes, limit %d", store.ErrTooLarge, len(g.State), store.MaxStateBytes)
 	}

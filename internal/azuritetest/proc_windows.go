@@ -1,0 +1,13 @@
+//go:build windows
+
+package azuritetest
+
+import "os/exec"
+
+func setProcAttr(*exec.Cmd) {}
+
+func terminate(cmd *exec.Cmd, _ bool) {
+	if cmd.Process != nil {
+		_ = cmd.Process.Kill()
+	}
+}
