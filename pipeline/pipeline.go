@@ -79,6 +79,9 @@ type Options struct {
 	MaxPermanentFailures int
 	// SweepLimit bounds the revisions one Sweep resends (default 5000).
 	SweepLimit int
+	// FullDecode turns off the byte prefilter (detect.ScanBody) and decodes
+	// every record: the reference path the fast one is tested against.
+	FullDecode bool
 }
 
 // Processor processes batches. It is safe for concurrent use.
@@ -171,8 +174,9 @@ func (p *Processor) Process(ctx context.Context, events []Event) (Result, error)
 	start := p.o.Now()
 	res := Result{Events: len(events)}
 	work := map[string]*groupWork{}
+	pf := p.o.Rule.Prefilter()
 	for _, ev := range events {
-		res.Records += detect.SplitBody(ev.Body, func(raw []byte) {
+		handle := func(raw []byte) {
 			rec, skip := detect.DecodeRecord(raw)
 			if skip != detect.SkipNone {
 				res.skip(skip)
@@ -196,7 +200,19 @@ func (p *Processor) Process(ctx context.Context, events []Event) (Result, error)
 			if ev.EnqueuedAt.After(w.enqueued) {
 				w.enqueued = ev.EnqueuedAt
 			}
-		})
+		}
+		if p.o.FullDecode {
+			res.Records += detect.SplitBody(ev.Body, handle)
+			continue
+		}
+		n, rejected := detect.ScanBody(ev.Body, pf, handle)
+		res.Records += n
+		if rejected > 0 {
+			if res.Skipped == nil {
+				res.Skipped = map[string]int{}
+			}
+			res.Skipped[detect.SkipNoMatch.String()] += rejected
+		}
 	}
 	ids := make([]string, 0, len(work))
 	for id := range work {

@@ -11,10 +11,29 @@ import (
 	"github.com/drswatch/drswatch/schema"
 	"github.com/drswatch/drswatch/sink"
 	"github.com/drswatch/drswatch/sink/loganalytics"
+	"github.com/drswatch/drswatch/store/tablestore"
 )
 
+// openTableStore opens the Table Storage state: a connection string
+// (Azurite) when given, else the service URI with DefaultAzureCredential
+// (the Function's managed identity in Azure).
 func openTableStore(ctx context.Context, cfg config.Config) (pipeline.Store, func(), error) {
-	return nil, nil, fmt.Errorf("table store not built yet")
+	if cfg.TableConnection != "" {
+		st, err := tablestore.NewFromConnectionString(ctx, cfg.TableConnection, cfg.TableName, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open table %s: %w", cfg.TableName, err)
+		}
+		return st, func() {}, nil
+	}
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("azure credential: %w", err)
+	}
+	st, err := tablestore.New(ctx, cfg.TableServiceURI, cfg.TableName, cred, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open table %s at %s: %w", cfg.TableName, cfg.TableServiceURI, err)
+	}
+	return st, func() {}, nil
 }
 
 // openSink returns the configured alert sink and a func releasing it.

@@ -1,0 +1,42 @@
+package handler_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/drswatch/drswatch/internal/azuritetest"
+	"github.com/drswatch/drswatch/pipeline"
+	"github.com/drswatch/drswatch/store/tablestore"
+)
+
+// azurite is one real Azurite table service for this package's tests.
+var azurite azuritetest.Shared
+
+func TestMain(m *testing.M) {
+	stop := azurite.Start()
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+var tableSeq atomic.Int64
+
+// openTable returns a Table Storage store on a new table in Azurite.
+func openTable(t *testing.T) pipeline.Store {
+	t.Helper()
+	conn := azurite.Get(t).ConnectionString()
+	name := fmt.Sprintf("h%d%d", time.Now().UnixNano()%1e9, tableSeq.Add(1))
+	st, err := tablestore.NewFromConnectionString(context.Background(), conn, name, nil)
+	require.NoError(t, err)
+	return st
+}
+
+func init() {
+	stores = append(stores, storeKind{"table", openTable})
+}
