@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -306,7 +307,15 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 			st.Values[Column(c)] = vs
 		}
 	}
-	return json.Marshal(st)
+	// No HTML escaping: "<", ">" and "&" would take 6 bytes each and push a
+	// worst-case group past store.MaxStateBytes.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(st); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // UnmarshalBinary decodes state written by MarshalBinary.
