@@ -109,7 +109,8 @@ func clean(s string, max int) string {
 	ok := len(s) <= max && utf8.ValidString(s)
 	if ok {
 		for i := 0; i < len(s); i++ {
-			if c := s[i]; c < 0x20 || c == 0x7f {
+			// 0xC2 0x80-0x9F is a C1 control (U+0080-U+009F) in valid UTF-8.
+			if c := s[i]; c < 0x20 || c == 0x7f || c == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0 {
 				ok = false
 				break
 			}
