@@ -179,7 +179,7 @@ func TestIsBrowser(t *testing.T) {
 		{"", false}, // null: to_lower(null) rlike ... is null, case gives 0
 		{"Éedge", false},
 		{"Edge\u00e9", true},
-		{"ＣＨＲＯＭＥ", false},   // full-width letters lower-case to full-width, not ASCII
+		{"ＣＨＲＯＭＥ", false},      // full-width letters lower-case to full-width, not ASCII
 		{"\u212Aelvin", false}, // Kelvin sign lower-cases to k, not a prefix of the four
 		{"\xff\xfe", false},
 	}
