@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -108,7 +109,8 @@ func clean(s string, max int) string {
 	ok := len(s) <= max && utf8.ValidString(s)
 	if ok {
 		for i := 0; i < len(s); i++ {
-			if c := s[i]; c < 0x20 || c == 0x7f {
+			// 0xC2 0x80-0x9F is a C1 control (U+0080-U+009F) in valid UTF-8.
+			if c := s[i]; c < 0x20 || c == 0x7f || c == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0 {
 				ok = false
 				break
 			}
@@ -306,7 +308,15 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 			st.Values[Column(c)] = vs
 		}
 	}
-	return json.Marshal(st)
+	// No HTML escaping: "<", ">" and "&" would take 6 bytes each and push a
+	// worst-case group past store.MaxStateBytes.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(st); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // UnmarshalBinary decodes state written by MarshalBinary.

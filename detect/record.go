@@ -166,6 +166,12 @@ func recordFromNode(root node, raw []byte) (Record, Skip) {
 	r.SessionID = str(p.get("session_id"))
 	r.Browser = str(p.get("device_detail", "browser"))
 
+	// A status that is neither null nor an object makes the pipeline's
+	// status?.failure_reason script throw: a pipeline error without
+	// event.outcome, so the record can never count.
+	if st := p.get("status"); st.kind != kindNull && st.kind != kindObject {
+		bad = true
+	}
 	switch code := p.get("status", "error_code"); code.kind {
 	case kindNull:
 		r.Outcome = "success"
