@@ -88,14 +88,14 @@ func TestScenarios(t *testing.T) {
 			for i, w := range sc.Alerts {
 				a := got[i]
 				ts := func(tm time.Time) string { return tm.UTC().Format(timeLayout) }
-				require.Equal(t, w.WindowStart, ts(a.WindowStart), "WindowStart")
+				require.Equal(t, w.WindowStart, ts(a.WindowStart.Time), "WindowStart")
 				require.Equal(t, w.UserPrincipalName, a.UserPrincipalName, "UserPrincipalName")
 				require.Equal(t, w.SessionID, a.SessionID, "SessionID")
 				require.Equal(t, w.EventCount, a.EventCount, "EventCount")
 				require.Equal(t, w.SourceAddressCount, a.SourceAddressCount, "SourceAddressCount")
 				require.Equal(t, w.IsBrowserMax, a.IsBrowserMax, "IsBrowserMax")
-				require.Equal(t, w.FirstSeen, ts(a.FirstSeen), "FirstSeen")
-				require.Equal(t, w.LastSeen, ts(a.LastSeen), "LastSeen")
+				require.Equal(t, w.FirstSeen, ts(a.FirstSeen.Time), "FirstSeen")
+				require.Equal(t, w.LastSeen, ts(a.LastSeen.Time), "LastSeen")
 				require.Equal(t, 1, a.SessionIDCount, "SessionIDCount")
 				require.Equal(t, 1, a.Revision, "Revision")
 				if w.SourceAddresses != nil {
@@ -187,7 +187,7 @@ func TestEvaluateRevisions(t *testing.T) {
 	a1, ok := r.Evaluate(g, now)
 	require.True(t, ok)
 	require.Equal(t, 1, a1.Revision)
-	require.Equal(t, now, a1.TimeGenerated)
+	require.Equal(t, now, a1.TimeGenerated.Time)
 
 	_, ok = r.Evaluate(g, now.Add(time.Minute))
 	require.False(t, ok, "unchanged figures gave a new revision")

@@ -120,6 +120,6 @@ func mustTime(t testing.TB, s string) time.Time {
 
 // figures returns the alert's figures without TimeGenerated and Revision.
 func figures(a Alert) Alert {
-	a.TimeGenerated, a.Revision = time.Time{}, 0
+	a.TimeGenerated, a.Revision = Time{}, 0
 	return a
 }
