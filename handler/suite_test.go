@@ -398,3 +398,7 @@ func (f *failingStore) Commit(ctx context.Context, g store.Group, out []store.Pe
 }
 
 var _ = sort.Strings
+
+func fixtureBodyAt(upn, session string, at time.Time) []byte {
+	return fixture.Body(fixture.Phish(upn, session, at)...)
+}
