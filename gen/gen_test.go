@@ -135,7 +135,7 @@ func TestMatchShare(t *testing.T) {
 		cfg   gen.Config
 		share float64
 	}{
-		{"default", gen.Config{Seed: 5, Bodies: 2000, Attacks: 5}, gen.DefaultMatchShare},
+		{"default", gen.Config{Seed: 5, Bodies: 800, Attacks: 5}, gen.DefaultMatchShare},
 		{"one-percent", gen.Config{Seed: 6, Bodies: 400, MatchShare: 0.01, Attacks: 10}, 0.01},
 		{"five-percent", gen.Config{Seed: 8, Bodies: 200, MatchShare: 0.05, Attacks: 20}, 0.05},
 	} {
