@@ -1,7 +1,7 @@
 // Package bicep_test checks infra/bicep against the code it deploys: the
 // settings internal/config reads, the function folders and their bindings,
 // the alerts table schema, the data-plane roles the code needs, and the
-// deploy commands in docs/deploy.md. No Bicep compiler is available here, so
+// deploy commands in the README's Deploy section. No Bicep compiler is available here, so
 // the .bicep files are read as text with small, line-based parsing; the
 // files keep the shapes these tests rely on (one `var appSettings = {`
 // block, one `var roles = {` block, and so on).
@@ -470,7 +470,7 @@ func bicepParams(src string) []string {
 }
 
 func TestDeployDocCommands(t *testing.T) {
-	doc := read(t, "docs/deploy.md")
+	doc := deploySection(t)
 	// Join shell continuation lines, then look at each az deployment command.
 	joined := regexp.MustCompile(`\\\n\s*`).ReplaceAllString(doc, " ")
 	var cmds []string
@@ -480,11 +480,11 @@ func TestDeployDocCommands(t *testing.T) {
 		}
 	}
 	if len(cmds) < 2 {
-		t.Fatalf("docs/deploy.md: want the group and tenant deployment commands, found %d", len(cmds))
+		t.Fatalf("README.md Deploy section: want the group and tenant deployment commands, found %d", len(cmds))
 	}
 	for _, scope := range []string{"az deployment group create", "az deployment tenant create"} {
 		if !slices.ContainsFunc(cmds, func(c string) bool { return strings.Contains(c, scope) }) {
-			t.Errorf("docs/deploy.md has no %q command", scope)
+			t.Errorf("README.md Deploy section has no %q command", scope)
 		}
 	}
 	for _, c := range cmds {
@@ -494,7 +494,7 @@ func TestDeployDocCommands(t *testing.T) {
 	}
 	for _, s := range []string{"make package", "dist/drswatch.zip", "az group create", "az functionapp deployment source config-zip"} {
 		if !strings.Contains(doc, s) {
-			t.Errorf("docs/deploy.md does not mention %q", s)
+			t.Errorf("README.md Deploy section does not mention %q", s)
 		}
 	}
 }
@@ -618,4 +618,20 @@ func TestBicepSyntaxScript(t *testing.T) {
 			t.Errorf("passed an empty directory:\n%s", out)
 		}
 	})
+}
+
+// deploySection returns the README's "## Deploy" section, up to the next
+// second-level heading.
+func deploySection(t *testing.T) string {
+	t.Helper()
+	doc := read(t, "README.md")
+	start := strings.Index(doc, "\n## Deploy\n")
+	if start < 0 {
+		t.Fatal("README.md has no \"## Deploy\" section")
+	}
+	rest := doc[start+1:]
+	if end := strings.Index(rest[len("## Deploy"):], "\n## "); end >= 0 {
+		rest = rest[:len("## Deploy")+end]
+	}
+	return rest
 }
