@@ -49,7 +49,7 @@ package:
 	cp host.json dist/app/
 	cp -r SignInLogs Sweep dist/app/
 	chmod 0755 dist/app/drswatch
-	cd dist/app && python3 -c 'import zipfile,os,sys; z=zipfile.ZipFile("../drswatch.zip","w",zipfile.ZIP_DEFLATED); [z.write(os.path.join(r,f)) for r,_,fs in os.walk(".") for f in sorted(fs)]; z.close()'
+	$(GO) run ./internal/mkzip dist/app dist/drswatch.zip
 	@echo dist/drswatch.zip
 
 clean:
