@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/detect"
-	"github.com/drswatch/drswatch/handler"
 	"github.com/drswatch/drswatch/internal/fakeingest"
 	"github.com/drswatch/drswatch/pipeline"
 	"github.com/drswatch/drswatch/schema"
@@ -78,14 +77,6 @@ func revisionSet(t *testing.T, rows [][]byte) map[string]int {
 	return out
 }
 
-// laBed is a bed whose sink is the Log Analytics sink.
-func laBed(t *testing.T, st pipeline.Store, s pipeline.Sink) *bed {
-	b := &bed{t: t, store: st, sink: &fakeSink{}, now: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)}
-	proc := pipeline.New(st, s, pipeline.Options{Lateness: 24 * time.Hour, FutureSkew: time.Hour, Now: b.clock})
-	b.h = handler.New(proc, nil, handler.Options{Now: b.clock})
-	return b
-}
-
 // TestLogAnalyticsOutbox: with the endpoint failing for the first minutes of
 // a run, every alert revision still arrives exactly as declared and nothing
 // is left pending; a crash between the state write and the send is repaired
@@ -103,7 +94,7 @@ func TestLogAnalyticsOutbox(t *testing.T) {
 				wantRevs := revisionSet(t, ref.sink.rows)
 
 				s, srv := laSink(t)
-				b := laBed(t, sk.open(t), s)
+				b := newBedWith(t, sk.open(t), s)
 				srv.Down(fakeingest.Fault{Status: 503})
 				for i, bs := range batches {
 					b.mustBatch(bs) // 200 although delivery fails: the outbox holds the revisions
@@ -159,7 +150,7 @@ func TestLogAnalyticsOutbox(t *testing.T) {
 			t.Run("lost acknowledgement: sent twice, arg_max shows it once", func(t *testing.T) {
 				s, srv := laSink(t)
 				st := &ackFailingStore{Store: sk.open(t), fail: 1}
-				b := laBed(t, st, s)
+				b := newBedWith(t, st, s)
 				b.mustBatch([][]byte{fixtureBody("ivo@contoso.example", "s-ivo")})
 				b.advance(2 * time.Minute)
 				b.sweep()

@@ -81,23 +81,9 @@ func (s *fakeSink) revisions() map[string]int {
 func (s *fakeSink) final(t *testing.T) map[string]string {
 	t.Helper()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	latest := map[string]detect.Alert{}
-	for _, r := range s.rows {
-		var a detect.Alert
-		require.NoError(t, json.Unmarshal(r, &a))
-		if cur, ok := latest[a.AlertID]; !ok || a.Revision > cur.Revision {
-			latest[a.AlertID] = a
-		}
-	}
-	out := map[string]string{}
-	for id, a := range latest {
-		a.TimeGenerated, a.Revision = detect.Time{}, 0
-		b, err := json.Marshal(a)
-		require.NoError(t, err)
-		out[id] = string(b)
-	}
-	return out
+	rows := append([][]byte(nil), s.rows...)
+	s.mu.Unlock()
+	return argMax(t, rows)
 }
 
 // bed is a handler wired to a store and a fake sink, with a settable clock.
@@ -111,8 +97,16 @@ type bed struct {
 }
 
 func newBed(t *testing.T, st pipeline.Store) *bed {
+	fs := &fakeSink{}
+	b := newBedWith(t, st, fs)
+	b.sink = fs
+	return b
+}
+
+// newBedWith wires the handler to st and the given sink.
+func newBedWith(t *testing.T, st pipeline.Store, s pipeline.Sink) *bed {
 	b := &bed{t: t, store: st, sink: &fakeSink{}, now: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)}
-	proc := pipeline.New(st, b.sink, pipeline.Options{
+	proc := pipeline.New(st, s, pipeline.Options{
 		Lateness: 24 * time.Hour, FutureSkew: time.Hour, Now: b.clock,
 	})
 	b.h = handler.New(proc, nil, handler.Options{Now: b.clock})
