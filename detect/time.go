@@ -98,20 +98,24 @@ func build(y, mo, d, h, mi, sec, nsec, off int) (time.Time, bool) {
 	return t, true
 }
 
+// date reads yyyy-MM-dd.
+func (c *scanner) date() (y, mo, d int, ok bool) {
+	if y, _, ok = c.digits(4, 4); !ok || !c.lit('-') {
+		return 0, 0, 0, false
+	}
+	if mo, _, ok = c.digits(2, 2); !ok || !c.lit('-') {
+		return 0, 0, 0, false
+	}
+	d, _, ok = c.digits(2, 2)
+	return y, mo, d, ok
+}
+
 // parseISO8601 accepts yyyy-MM-dd, optionally followed by T and HH, HH:mm,
 // HH:mm:ss with an optional fraction of 1 to 9 digits (dot or comma), and an
 // optional offset.
 func parseISO8601(s string) (time.Time, bool) {
 	c := &scanner{s: s}
-	y, _, ok := c.digits(4, 4)
-	if !ok || !c.lit('-') {
-		return time.Time{}, false
-	}
-	mo, _, ok := c.digits(2, 2)
-	if !ok || !c.lit('-') {
-		return time.Time{}, false
-	}
-	d, _, ok := c.digits(2, 2)
+	y, mo, d, ok := c.date()
 	if !ok {
 		return time.Time{}, false
 	}
@@ -222,15 +226,7 @@ func parseUS(s string) (time.Time, bool) {
 
 func parseLooseISO(s string) (time.Time, bool) {
 	c := &scanner{s: s}
-	y, _, ok := c.digits(4, 4)
-	if !ok || !c.lit('-') {
-		return time.Time{}, false
-	}
-	mo, _, ok := c.digits(2, 2)
-	if !ok || !c.lit('-') {
-		return time.Time{}, false
-	}
-	d, _, ok := c.digits(2, 2)
+	y, mo, d, ok := c.date()
 	if !ok || !c.lit('T') {
 		return time.Time{}, false
 	}
