@@ -59,22 +59,23 @@ type Skip uint8
 // Reasons a record is skipped or not selected. The String form is used in
 // summaries and logs.
 const (
-	SkipNone      Skip = iota
-	SkipNotJSON        // not a JSON object
-	SkipTooDeep        // nested deeper than the decoder allows
-	SkipWrongType      // a field the rule decides on has the wrong JSON type
-	SkipNotSignIn      // category missing or not ending in SignInLogs
-	SkipBadTime        // @timestamp missing or unparsable
-	SkipNoMatch        // the rule's filter does not select it
-	SkipNoSession      // selected, but without a session id: can never alert
-	SkipLate           // older than the allowed lateness
-	SkipFuture         // too far in the future
-	SkipDuplicate      // already counted (same record id)
-	SkipOversize       // UPN or session id longer than MaxKeyBytes
+	SkipNone        Skip = iota
+	SkipNotJSON          // not a JSON object
+	SkipTooDeep          // nested deeper than the decoder allows
+	SkipWrongType        // a field the rule decides on has the wrong JSON type
+	SkipNotSignIn        // category missing or not ending in SignInLogs
+	SkipBadTime          // @timestamp missing or unparsable
+	SkipNoMatch          // the rule's filter does not select it
+	SkipNoSession        // selected, but without a session id: can never alert
+	SkipLate             // older than the allowed lateness
+	SkipFuture           // too far in the future
+	SkipDuplicate        // already counted (same record id)
+	SkipOversize         // UPN or session id longer than MaxKeyBytes
+	SkipPrefiltered      // lacks the rule's app or resource id: not decoded (see ScanBody)
 	numSkips
 )
 
-var skipNames = [...]string{"used", "not_json", "too_deep", "wrong_type", "not_signin", "bad_time", "no_match", "no_session", "late", "future", "duplicate", "oversize"}
+var skipNames = [...]string{"used", "not_json", "too_deep", "wrong_type", "not_signin", "bad_time", "no_match", "no_session", "late", "future", "duplicate", "oversize", "prefiltered"}
 
 func (s Skip) String() string {
 	if int(s) < len(skipNames) {

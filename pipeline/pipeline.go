@@ -211,7 +211,7 @@ func (p *Processor) Process(ctx context.Context, events []Event) (Result, error)
 			if res.Skipped == nil {
 				res.Skipped = map[string]int{}
 			}
-			res.Skipped[detect.SkipNoMatch.String()] += rejected
+			res.Skipped[detect.SkipPrefiltered.String()] += rejected
 		}
 	}
 	ids := make([]string, 0, len(work))
