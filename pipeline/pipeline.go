@@ -407,6 +407,9 @@ func (p *Processor) deliver(ctx context.Context, pend []store.Pending) ([]bool, 
 			continue
 		}
 		pd.NextAttempt = now.Add(p.backoff(pd.Attempts))
+		if pd.ETag == "" { // committed by this batch: its version is not known
+			pd.ETag = store.ETagAny
+		}
 		errs = append(errs, fmt.Errorf("deliver alert %s revision %d (attempt %d): %w", pd.GroupID, pd.Revision, pd.Attempts, serr))
 		if _, err := p.store.UpdatePending(ctx, pd); err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
 			errs = append(errs, fmt.Errorf("record attempt for alert %s revision %d: %w", pd.GroupID, pd.Revision, err))

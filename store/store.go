@@ -70,6 +70,11 @@ type Pending struct {
 	ETag string
 }
 
+// ETagAny, as a Pending's ETag, makes UpdatePending update the entry
+// whatever its version, but only if it still exists: the outbox row of a
+// revision just committed, whose version the committer does not know.
+const ETagAny = "*"
+
 // Size bounds every implementation accepts. Callers keep what they store
 // under them; a larger value is rejected with ErrTooLarge.
 const (

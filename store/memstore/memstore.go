@@ -204,7 +204,7 @@ func (s *Store) UpdatePending(ctx context.Context, p store.Pending) (string, err
 	if !ok {
 		return "", fmt.Errorf("memstore: update pending %s/%d: %w", p.GroupID, p.Revision, store.ErrNotFound)
 	}
-	if cur.ETag != p.ETag {
+	if p.ETag != store.ETagAny && cur.ETag != p.ETag {
 		return "", fmt.Errorf("memstore: update pending %s/%d: %w", p.GroupID, p.Revision, store.ErrConflict)
 	}
 	np.ETag = s.nextETag()

@@ -481,6 +481,20 @@ func testUpdatePending(t *testing.T, s Store) {
 	missing.ETag = etag
 	_, err = s.UpdatePending(ctx, missing)
 	require.ErrorIs(t, err, store.ErrNotFound)
+
+	// ETagAny updates whatever version is there, but never creates.
+	anyVersion := newPending(g, 1)
+	anyVersion.ETag = store.ETagAny
+	anyVersion.Attempts = 7
+	_, err = s.UpdatePending(ctx, anyVersion)
+	require.NoError(t, err)
+	ps, err = s.ListPending(ctx, window0.Add(100*time.Hour), 10)
+	require.NoError(t, err)
+	require.Len(t, ps, 1)
+	require.Equal(t, 7, ps[0].Attempts)
+	missing.ETag = store.ETagAny
+	_, err = s.UpdatePending(ctx, missing)
+	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
 func testAck(t *testing.T, s Store) {

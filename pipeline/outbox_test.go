@@ -1,0 +1,123 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/drswatch/drswatch/internal/fixture"
+	"github.com/drswatch/drswatch/pipeline"
+	"github.com/drswatch/drswatch/store/memstore"
+)
+
+// scriptedSink fails rows whose text contains a marker, permanently or not.
+type scriptedSink struct {
+	mu        sync.Mutex
+	reject    string
+	permanent bool
+	accepted  []string
+	calls     int
+}
+
+type rowError struct{ permanent bool }
+
+func (e rowError) Error() string   { return "rejected by the test sink" }
+func (e rowError) Permanent() bool { return e.permanent }
+
+func (s *scriptedSink) Send(_ context.Context, rows [][]byte) []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	errs := make([]error, len(rows))
+	for i, r := range rows {
+		if s.reject != "" && strings.Contains(string(r), s.reject) {
+			errs[i] = rowError{s.permanent}
+			continue
+		}
+		s.accepted = append(s.accepted, string(r))
+	}
+	return errs
+}
+
+func TestOutbox(t *testing.T) {
+	at := time.Date(2026, 11, 3, 9, 40, 0, 0, time.UTC)
+	bodies := []pipeline.Event{
+		{Body: fixture.Body(fixture.Phish("bad@contoso.example", "s-bad", at)...)},
+		{Body: fixture.Body(fixture.Phish("good@contoso.example", "s-good", at)...)},
+	}
+	tests := []struct {
+		name      string
+		permanent bool
+		sweeps    int
+		wantDrop  int
+		wantPend  int
+	}{
+		{name: "permanent rejection: dropped after 5, the other row delivered", permanent: true, sweeps: 4, wantDrop: 1, wantPend: 0},
+		{name: "transient failure: kept pending however long", permanent: false, sweeps: 8, wantDrop: 0, wantPend: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+			st := memstore.New()
+			sink := &scriptedSink{reject: "bad@contoso.example", permanent: tc.permanent}
+			p := pipeline.New(st, sink, pipeline.Options{Now: func() time.Time { return now }})
+			res, err := p.Process(context.Background(), bodies)
+			require.NoError(t, err)
+			require.Len(t, res.Alerts, 2)
+			require.Len(t, res.DeliveryErrors, 1)
+			require.Len(t, sink.accepted, 1)
+
+			dropped := 0
+			var last pipeline.SweepResult
+			for i := 0; i < tc.sweeps; i++ {
+				now = now.Add(2 * time.Hour) // past any backoff
+				last, err = p.Sweep(context.Background())
+				require.NoError(t, err)
+				require.Equal(t, 1, last.Resent, "sweep %d resends the one pending revision", i)
+				dropped += last.Dropped
+				for _, e := range last.Errors {
+					var de *pipeline.DroppedError
+					if errors.As(e, &de) {
+						require.Equal(t, 1, de.Revision)
+					}
+				}
+			}
+			require.Equal(t, tc.wantDrop, dropped)
+			require.Equal(t, tc.wantPend, last.Pending)
+			require.Len(t, sink.accepted, 1, "the good row was sent once, never again")
+		})
+	}
+}
+
+func TestSweepWaitsForBackoff(t *testing.T) {
+	now := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+	st := memstore.New()
+	sink := &scriptedSink{reject: "@", permanent: false}
+	p := pipeline.New(st, sink, pipeline.Options{Now: func() time.Time { return now }})
+	_, err := p.Process(context.Background(), []pipeline.Event{{Body: fixture.Body(fixture.Phish("a@contoso.example", "s", time.Date(2026, 11, 3, 9, 40, 0, 0, time.UTC))...)}})
+	require.NoError(t, err)
+	// Attempt 1 failed at 10:00; resends are due after 1, 2, 4, 8 ... minutes.
+	steps := []struct {
+		advance time.Duration
+		resent  int
+	}{
+		{30 * time.Second, 0},
+		{31 * time.Second, 1}, // 10:01:01: attempt 2 fails, next after 2 min
+		{time.Minute, 0},
+		{61 * time.Second, 1}, // attempt 3 fails, next after 4 min
+		{3 * time.Minute, 0},
+		{61 * time.Second, 1},
+	}
+	for i, s := range steps {
+		now = now.Add(s.advance)
+		res, err := p.Sweep(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, s.resent, res.Resent, "step %d at %s", i, now.Format("15:04:05"))
+		require.Equal(t, 1, res.Pending)
+	}
+}
