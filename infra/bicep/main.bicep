@@ -1,5 +1,5 @@
 // drswatch: everything in one resource group (deploy with
-// `az deployment group create`, see docs/deploy.md). Entra's diagnostic
+// `az deployment group create`, see the README's Deploy section). Entra's diagnostic
 // setting is tenant-scoped and lives in tenant.bicep, deployed separately
 // with this deployment's `authorizationRuleId` output.
 //
