@@ -1,6 +1,6 @@
 // Entra ID diagnostic setting: stream interactive and non-interactive user
 // sign-in logs to drswatch's Event Hub. Tenant scope, deployed separately
-// from main.bicep (see docs/deploy.md for the permissions it needs: Security
+// from main.bicep (see the README's Deploy section for the permissions it needs: Security
 // Administrator in Entra ID and Owner at root scope `/`).
 //
 //   az deployment tenant create --location <region> \
