@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,7 +40,7 @@ func TestEnvelopeThroughHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proc := &resultProc{Processor: pipeline.New(memstore.New(), &timedSink{}, pipeline.Options{})}
+	proc := &resultProc{Processor: pipeline.New(memstore.New(), &timedSink{sent: new(atomic.Int64)}, pipeline.Options{})}
 	rec := httptest.NewRecorder()
 	handler.New(proc, nil, handler.Options{}).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/"+handler.FunctionSignIns, bytes.NewReader(env)))
 	if rec.Code != http.StatusOK || proc.last.Events != len(bodies) || proc.last.Records != g.Stats().Records {
