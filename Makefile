@@ -38,7 +38,7 @@ fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
 
 bench: tools build
-	$(GO) run ./cmd/drswatch bench
+	./$(BIN) bench
 
 soak: tools build
 	$(GO) test -count=1 -run 'TestSoak' -timeout 30m ./... -args -soak

@@ -11,11 +11,14 @@ import (
 // neither both ids nor any \u escape can be skipped unread.
 type Prefilter struct {
 	app, resource []byte
+	ids           *idTable // nil: scanFast takes every record as a candidate
 }
 
 // Prefilter returns the rule's prefilter.
 func (r Rule) Prefilter() Prefilter {
-	return Prefilter{app: []byte(r.AppID), resource: []byte(r.ResourceID)}
+	p := Prefilter{app: []byte(r.AppID), resource: []byte(r.ResourceID)}
+	p.ids = newIDTable(p.app, p.resource)
+	return p
 }
 
 var unicodeEscape = []byte(`\u`)
@@ -33,16 +36,28 @@ func (p Prefilter) candidate(raw []byte) bool {
 
 // ScanBody is the fast form of SplitBody: it walks an Event Hub body's
 // records and calls fn only for those the prefilter cannot rule out;
-// the others are counted in rejected without being decoded. Bodies that may
-// hold a match are validated as JSON first; a malformed or unusual body
+// the others are counted in rejected without being decoded. A body with a
+// candidate record is validated as JSON first; a malformed or unusual body
 // (escaped keys, records not an array) goes through SplitBody, so the
 // records passed to fn and their outcomes are those of the full decode.
-// Bodies that cannot hold a match are only counted, not validated.
+// Records that cannot match are only counted, not validated.
+//
+// The common shape, {"records":[{...},...]}, takes scanFast: a word-at-a-time
+// structural scan and one search per id over the whole body. Anything else
+// takes scanSlow, a byte-wise scanner with the same results.
 func ScanBody(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected int) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return 0, 0
 	}
+	if n, rej, ok := scanFast(body, p, fn); ok {
+		return n, rej
+	}
+	return scanSlow(body, p, fn)
+}
+
+// scanSlow is ScanBody for any shape of body (body is trimmed, not empty).
+func scanSlow(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected int) {
 	whole := p.candidate(body)
 	if whole && !json.Valid(body) {
 		return SplitBody(body, fn), 0

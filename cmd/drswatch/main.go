@@ -4,6 +4,7 @@
 //	drswatch replay [flags] FILE...   run the detector over files of Event Hub bodies
 //	drswatch serve                    the Azure Functions custom handler
 //	drswatch gen [flags]              generate realistic sign-in traffic
+//	drswatch bench [flags]            measure throughput, latency, storage calls and memory
 //	drswatch version
 package main
 
@@ -23,6 +24,7 @@ Usage:
   drswatch replay [flags] FILE...   replay Event Hub bodies (NDJSON, '-' for stdin); alerts on stdout
   drswatch serve                    Azure Functions custom handler on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT
   drswatch gen [flags]              write generated sign-in traffic (NDJSON) to stdout
+  drswatch bench [flags]            the benchmark table of BENCHMARKS.md (make bench)
   drswatch help                     this text
 
 Run 'drswatch COMMAND -h' for a command's flags. Settings are environment
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, args[1:], getenv, stderr)
 	case "gen":
 		return gen(args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -120,9 +120,21 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 		}
 		return nil
 	}
+	// The batch's bodies are copied into one arena, reused from batch to
+	// batch: memory is bounded by the batch, and a line costs no allocation.
+	var arena []byte
 	for _, name := range fs.Args() {
 		if err := replayFile(name, stdin, sum, *strict, func(body []byte) error {
-			pending = append(pending, pipeline.Event{Body: body})
+			if len(pending) == 0 {
+				arena = arena[:0]
+			}
+			if len(arena)+len(body) > cap(arena) {
+				// Earlier events keep the old array; it is dropped with them.
+				arena = make([]byte, 0, max(2*cap(arena), len(body), 1<<20))
+			}
+			off := len(arena)
+			arena = append(arena, body...)
+			pending = append(pending, pipeline.Event{Body: arena[off:len(arena):len(arena)]})
 			if len(pending) >= *batch {
 				return flush()
 			}
@@ -153,9 +165,10 @@ func replayFile(name string, stdin io.Reader, sum *summary, strict bool, emit fu
 		r = f
 	}
 	br := bufio.NewReaderSize(r, 1<<20)
+	var scratch []byte
 	line := 0
 	for {
-		b, err := readLine(br)
+		b, err := readLine(br, &scratch)
 		if len(b) > 0 || err == nil {
 			line++
 		}
@@ -178,7 +191,7 @@ func replayFile(name string, stdin io.Reader, sum *summary, strict bool, emit fu
 					return fmt.Errorf("%s:%d: %w", name, line, err)
 				}
 			}
-			if e := emit(slices.Clone(t)); e != nil {
+			if e := emit(t); e != nil { // t is only valid until the next read
 				return e
 			}
 		}
@@ -191,11 +204,16 @@ func replayFile(name string, stdin io.Reader, sum *summary, strict bool, emit fu
 var errLineTooLong = errors.New("line too long")
 
 // readLine returns the next line without its newline; a line over maxLine is
-// consumed and reported as errLineTooLong.
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var buf []byte
+// consumed and reported as errLineTooLong. The line is valid until the next
+// call: it is the reader's buffer when the line fits in it, else *scratch.
+func readLine(br *bufio.Reader, scratch *[]byte) ([]byte, error) {
+	frag, err := br.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return bytes.TrimRight(frag, "\r\n"), err
+	}
+	buf := append((*scratch)[:0], frag...)
 	for {
-		frag, err := br.ReadSlice('\n')
+		frag, err = br.ReadSlice('\n')
 		if len(buf)+len(frag) > maxLine {
 			for errors.Is(err, bufio.ErrBufferFull) {
 				_, err = br.ReadSlice('\n')
@@ -209,6 +227,7 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
+		*scratch = buf
 		return bytes.TrimRight(buf, "\r\n"), err
 	}
 }

@@ -356,3 +356,13 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// StartServer starts Azurite outside a test (for `drswatch bench`); the
+// caller stops it. The error wraps ErrUnavailable when Azurite is missing.
+func StartServer(opts ...Option) (*Server, error) {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	return start(c)
+}

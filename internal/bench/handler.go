@@ -1,0 +1,252 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/drswatch/drswatch/gen"
+	"github.com/drswatch/drswatch/handler"
+	"github.com/drswatch/drswatch/internal/azuritetest"
+	"github.com/drswatch/drswatch/pipeline"
+	"github.com/drswatch/drswatch/store/memstore"
+	"github.com/drswatch/drswatch/store/tablestore"
+)
+
+// EventsPerBatch and RecordsPerEvent shape the handler batches: the host's
+// maxEventBatchSize and Entra's usual records per event.
+const (
+	EventsPerBatch  = 100
+	RecordsPerEvent = 50
+)
+
+// timedSink discards rows and records, for each Send, the time since the
+// batch's request was sent.
+type timedSink struct {
+	sent      *atomic.Int64 // UnixNano when the current request was sent
+	mu        sync.Mutex
+	latencies []time.Duration
+}
+
+func (s *timedSink) Send(_ context.Context, rows [][]byte) []error {
+	d := time.Duration(time.Now().UnixNano() - s.sent.Load())
+	s.mu.Lock()
+	for range rows {
+		s.latencies = append(s.latencies, d)
+	}
+	s.mu.Unlock()
+	return make([]error, len(rows))
+}
+
+// resultProc keeps the pipeline result of the last batch.
+type resultProc struct {
+	*pipeline.Processor
+	last pipeline.Result
+}
+
+func (p *resultProc) Process(ctx context.Context, ev []pipeline.Event) (pipeline.Result, error) {
+	res, err := p.Processor.Process(ctx, ev)
+	p.last = res
+	return res, err
+}
+
+// counter is what the table store reports of its calls.
+type counter interface{ Calls() (reads, writes int64) }
+
+// handler POSTs batches through handler.New over loopback HTTP, with the
+// memory store or Table Storage on Azurite, and reports batch latency,
+// detection latency and, with Azurite, storage calls per batch.
+func (r *Report) handler(ctx context.Context, cfg Config, storeName string) error {
+	var st pipeline.Store
+	var calls counter
+	label := "memory store"
+	if storeName == "azurite" {
+		label = "Azurite"
+		conn := cfg.Azurite
+		switch conn {
+		case "off":
+			r.skipHandler(label, "turned off")
+			return nil
+		case "":
+			srv, err := azuritetest.StartServer()
+			if errors.Is(err, azuritetest.ErrUnavailable) {
+				r.skipHandler(label, "Azurite not installed (npm ci)")
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			defer srv.Stop()
+			conn = srv.ConnectionString()
+		}
+		ts, err := tablestore.NewFromConnectionString(ctx, conn, fmt.Sprintf("bench%d", time.Now().UnixNano()), nil)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		st, calls = ts, ts
+	} else {
+		st = memstore.New()
+	}
+
+	var sent atomic.Int64
+	sink := &timedSink{sent: &sent}
+	proc := &resultProc{Processor: pipeline.New(st, sink, pipeline.Options{})}
+	srv := httptest.NewServer(handler.New(proc, nil, handler.Options{}))
+	defer srv.Close()
+
+	// Matching traffic, with every fourth batch taken from traffic without
+	// any MAB -> DRS record.
+	match := gen.New(gen.Config{Seed: cfg.Seed, Bodies: cfg.Batches * EventsPerBatch, RecordsPerBody: RecordsPerEvent, Span: time.Duration(cfg.Batches) * 10 * time.Minute})
+	none := gen.New(gen.Config{Seed: cfg.Seed + 1, Bodies: cfg.Batches * EventsPerBatch, RecordsPerBody: RecordsPerEvent, MatchShare: -1, Attacks: -1})
+
+	var lat []time.Duration
+	var groups, reads, writes, acks, alerts int64
+	var quietBatches, quietCalls int64
+	var bytesSent int64
+	badCalls := 0
+	for i := range cfg.Batches {
+		g := match
+		if i%4 == 3 {
+			g = none
+		}
+		bodies := make([][]byte, 0, EventsPerBatch)
+		for range EventsPerBatch {
+			b, ok := g.Next()
+			if !ok {
+				break
+			}
+			bodies = append(bodies, b)
+		}
+		now := time.Now()
+		env, err := Envelope(bodies, now)
+		if err != nil {
+			return err
+		}
+		bytesSent += int64(len(env))
+		var r0, w0 int64
+		if calls != nil {
+			r0, w0 = calls.Calls()
+		}
+		sent.Store(time.Now().UnixNano())
+		t0 := time.Now()
+		resp, err := http.Post(srv.URL+"/"+handler.FunctionSignIns, "application/json", bytes.NewReader(env))
+		if err != nil {
+			return fmt.Errorf("bench: post batch: %w", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		lat = append(lat, time.Since(t0))
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("bench: batch %d: status %d", i, resp.StatusCode)
+		}
+		res := proc.last
+		if calls != nil {
+			r1, w1 := calls.Calls()
+			dr, dw := r1-r0, w1-w0
+			delivered := int64(0)
+			for _, a := range res.Alerts {
+				if a.Delivered {
+					delivered++
+				}
+			}
+			groups += int64(res.Groups)
+			reads += dr
+			writes += dw
+			acks += delivered
+			alerts += int64(len(res.Alerts))
+			// Exactly one read per group; one conditional write per group
+			// that changed and one delete per delivered revision.
+			if dr != int64(res.Groups) || dw > int64(res.Writes)+delivered || int64(res.Writes) > int64(res.Groups) {
+				badCalls++
+			}
+			if res.Groups == 0 {
+				quietBatches++
+				quietCalls += dr + dw
+			}
+		}
+	}
+	slices.Sort(lat)
+	sink.mu.Lock()
+	det := slices.Clone(sink.latencies)
+	sink.mu.Unlock()
+	slices.Sort(det)
+	p50, p99 := pct(lat, 50), pct(lat, 99)
+	r.Rows = append(r.Rows, Row{"handler batch latency, " + label + " (100 events x 50 records)",
+		fmt.Sprintf("p50 %s, p99 %s", ms(p50), ms(p99)), "", "", "", Info})
+	if len(det) > 0 {
+		d99 := pct(det, 99)
+		row := Row{"detection latency p99, " + label + " (request sent -> alert to sink)",
+			fmt.Sprintf("%s (p50 %s, %d alerts)", ms(d99), ms(pct(det, 50)), len(det)), "", "", "", Info}
+		if storeName == "azurite" {
+			row.Target, row.Status = "< 50 ms", status(d99 < 50*time.Millisecond)
+		}
+		r.Rows = append(r.Rows, row)
+	}
+	if calls != nil {
+		n := float64(cfg.Batches - int(quietBatches))
+		r.Rows = append(r.Rows, Row{"Table Storage calls per batch with matches (Azurite)",
+			fmt.Sprintf("%.2f reads, %.2f writes (%.2f of them outbox deletes)", float64(reads)/n, float64(writes)/n, float64(acks)/n),
+			fmt.Sprintf("%.2f distinct matching groups", float64(groups)/n), "",
+			"reads = groups, writes <= groups + deliveries", status(badCalls == 0)})
+		r.Rows = append(r.Rows, Row{"Table Storage calls per batch without matches (Azurite)",
+			fmt.Sprintf("%d calls in %d batches", quietCalls, quietBatches), "", "", "0", status(quietCalls == 0 && quietBatches > 0)})
+		r.Notes = append(r.Notes, fmt.Sprintf("storage calls: HTTP requests counted by tablestore.Calls (GET = read, anything else = write; a transaction is one write), per batch, checked batch by batch; %d alert revisions", alerts))
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("handler (%s): %d batches POSTed over loopback HTTP to handler.New, envelopes as the Functions host sends them (dataType string), %.1f MB each on average; every 4th batch has no MAB -> DRS record",
+		label, cfg.Batches, float64(bytesSent)/float64(cfg.Batches)/1e6))
+	return nil
+}
+
+func (r *Report) skipHandler(label, why string) {
+	for _, f := range []string{"handler batch latency, ", "detection latency p99, ", "Table Storage calls per batch, "} {
+		r.Rows = append(r.Rows, Row{f + label, Skipped, "", "", "", Skipped})
+	}
+	r.Notes = append(r.Notes, label+" rows skipped: "+why)
+}
+
+func pct(s []time.Duration, p int) time.Duration {
+	if len(s) == 0 {
+		return 0
+	}
+	i := (len(s)*p + 99) / 100
+	return s[min(max(i-1, 0), len(s)-1)]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
+
+// Envelope builds the invocation the Functions host POSTs for an Event Hubs
+// trigger with cardinality many and dataType string: Data.events is a JSON
+// string holding a JSON array of body strings; the metadata carries the
+// enqueued times.
+func Envelope(bodies [][]byte, enqueued time.Time) ([]byte, error) {
+	ss := make([]string, len(bodies))
+	times := make([]string, len(bodies))
+	for i, b := range bodies {
+		ss[i] = string(b)
+		times[i] = enqueued.UTC().Format(time.RFC3339Nano)
+	}
+	arr, err := json.Marshal(ss)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := json.Marshal(times)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{
+		"Data": map[string]any{"events": string(arr)},
+		"Metadata": map[string]any{
+			"PartitionContext":     map[string]any{"EventHubName": "entra-signins", "ConsumerGroup": "drswatch", "PartitionId": "0"},
+			"EnqueuedTimeUtcArray": string(ts),
+		},
+	})
+}
