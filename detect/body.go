@@ -23,6 +23,9 @@ func SplitBody(body []byte, fn func(raw []byte)) int {
 		Records json.RawMessage `json:"records"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
+		if n, ok := splitLenient(body, fn); ok {
+			return n
+		}
 		fn(body)
 		return 1
 	}
@@ -63,4 +66,24 @@ func hasRecordsKey(body []byte) bool {
 		}
 	}
 	return false
+}
+
+// splitLenient delimits the records of a body that is not valid JSON with
+// the structural scan ScanBody uses, so that one malformed record does not
+// cost the valid records around it, and both paths agree on which records a
+// body holds. Each record is validated when it is decoded. It reports false
+// when even the structure is broken.
+func splitLenient(body []byte, fn func(raw []byte)) (int, bool) {
+	if n, _, ok := scanFast(body, Prefilter{}, fn); ok {
+		return n, true
+	}
+	start, end, has, ok := findRecords(body)
+	if !ok {
+		return 0, false
+	}
+	if !has {
+		fn(body)
+		return 1, true
+	}
+	return eachElement(body[start:end], fn)
 }

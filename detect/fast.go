@@ -2,7 +2,6 @@ package detect
 
 import (
 	"bytes"
-	"encoding/json"
 )
 
 // Prefilter rejects records that cannot be selected by a rule without
@@ -36,11 +35,13 @@ func (p Prefilter) candidate(raw []byte) bool {
 
 // ScanBody is the fast form of SplitBody: it walks an Event Hub body's
 // records and calls fn only for those the prefilter cannot rule out;
-// the others are counted in rejected without being decoded. A body with a
-// candidate record is validated as JSON first; a malformed or unusual body
-// (escaped keys, records not an array) goes through SplitBody, so the
-// records passed to fn and their outcomes are those of the full decode.
-// Records that cannot match are only counted, not validated.
+// the others are counted in rejected without being decoded. Records are
+// delimited by a structural scan, and each record passed to fn is validated
+// when it is decoded; SplitBody delimits a malformed body with the same scan
+// (splitLenient), so the records passed to fn are those the full decode
+// would select from. An unusual body (escaped keys, records not an array)
+// goes through SplitBody itself. Records that cannot match are only counted,
+// not validated.
 //
 // The common shape, {"records":[{...},...]}, takes scanFast: a word-at-a-time
 // structural scan and one search per id over the whole body. Anything else
@@ -59,9 +60,6 @@ func ScanBody(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected 
 // scanSlow is ScanBody for any shape of body (body is trimmed, not empty).
 func scanSlow(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected int) {
 	whole := p.candidate(body)
-	if whole && !json.Valid(body) {
-		return SplitBody(body, fn), 0
-	}
 	start, end, hasRecords, ok := findRecords(body)
 	if !ok {
 		return SplitBody(body, fn), 0
@@ -79,7 +77,7 @@ func scanSlow(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected 
 		} else {
 			rejected++
 		}
-	}, !whole)
+	})
 	if !ok {
 		return SplitBody(body, fn), 0
 	}
@@ -231,21 +229,20 @@ func findRecords(b []byte) (start, end int, has, ok bool) {
 	}
 }
 
-// eachElement calls fn for each element of the JSON array arr. With
-// countOnly the elements are still delimited (the count must be exact).
-func eachElement(arr []byte, fn func([]byte), countOnly bool) (int, bool) {
+// eachElement calls fn for each element of the JSON array arr, once the
+// whole array has been delimited (nothing is called for a broken one).
+func eachElement(arr []byte, fn func([]byte)) (int, bool) {
+	var spans [][2]int // fn runs only once the whole array has been delimited
 	i := skipSpace(arr, 1)
 	if i < len(arr) && arr[i] == ']' {
 		return 0, true
 	}
-	n := 0
 	for {
 		end, ok := skipValue(arr, i)
 		if !ok {
 			return 0, false
 		}
-		n++
-		fn(arr[i:end])
+		spans = append(spans, [2]int{i, end})
 		i = skipSpace(arr, end)
 		if i >= len(arr) {
 			return 0, false
@@ -254,7 +251,10 @@ func eachElement(arr []byte, fn func([]byte), countOnly bool) (int, bool) {
 		case ',':
 			i = skipSpace(arr, i+1)
 		case ']':
-			return n, true
+			for _, sp := range spans {
+				fn(arr[sp[0]:sp[1]])
+			}
+			return len(spans), true
 		default:
 			return 0, false
 		}

@@ -3,7 +3,6 @@ package detect
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 )
 
 // scanFast is ScanBody for the shape Azure Monitor sends: one object whose
@@ -58,9 +57,6 @@ func scanFast(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected 
 	}
 	if nc == 0 {
 		return n, n, true
-	}
-	if !json.Valid(body) {
-		return SplitBody(body, fn), 0, true
 	}
 	for k := range nc {
 		sp := [2]int{}
