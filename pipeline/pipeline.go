@@ -79,8 +79,9 @@ type Options struct {
 	MaxPermanentFailures int
 	// SweepLimit bounds the revisions one Sweep resends (default 5000).
 	SweepLimit int
-	// FullDecode turns off the byte prefilter (detect.ScanBody) and decodes
-	// every record: the reference path the fast one is tested against.
+	// FullDecode turns off the byte prefilter (detect.ScanBody) and the
+	// selective decoder (detect.DecodeRecordFast) and decodes every record in
+	// full: the reference path the fast one is tested against.
 	FullDecode bool
 }
 
@@ -175,9 +176,13 @@ func (p *Processor) Process(ctx context.Context, events []Event) (Result, error)
 	res := Result{Events: len(events)}
 	work := map[string]*groupWork{}
 	pf := p.o.Rule.Prefilter()
+	decode := detect.DecodeRecordFast
+	if p.o.FullDecode {
+		decode = detect.DecodeRecord
+	}
 	for _, ev := range events {
 		handle := func(raw []byte) {
-			rec, skip := detect.DecodeRecord(raw)
+			rec, skip := decode(raw)
 			if skip != detect.SkipNone {
 				res.skip(skip)
 				return
