@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,19 +33,49 @@ type batchMeta struct {
 
 var errEnvelope = errors.New("malformed invocation")
 
+// parseInvocation finds the envelope's Data and Metadata members without
+// decoding the rest: the values stay raw slices of body.
+func parseInvocation(body []byte) (invocation, error) {
+	var inv invocation
+	var dataRaw, metaRaw []byte
+	if err := members(body, func(key string, v []byte) {
+		switch { // case-insensitive, later wins, as encoding/json matches struct fields
+		case strings.EqualFold(key, "Data"):
+			dataRaw = v
+		case strings.EqualFold(key, "Metadata"):
+			metaRaw = v
+		}
+	}); err != nil {
+		return inv, err
+	}
+	if dataRaw != nil && !bytes.Equal(dataRaw, []byte("null")) {
+		inv.Data = map[string]json.RawMessage{}
+		if err := members(dataRaw, func(key string, v []byte) { inv.Data[key] = v }); err != nil {
+			return inv, fmt.Errorf("Data: %w", err)
+		}
+	}
+	if metaRaw != nil && metaRaw[0] == '{' {
+		inv.Metadata = map[string]json.RawMessage{}
+		if err := members(metaRaw, func(key string, v []byte) { inv.Metadata[key] = v }); err != nil {
+			inv.Metadata = nil // metadata never fails a batch
+		}
+	}
+	return inv, nil
+}
+
 // unwrap peels JSON-string layers: the host encodes arrays (and, on older
 // hosts, everything) as a JSON string holding JSON text.
-func unwrap(raw json.RawMessage) (json.RawMessage, error) {
+func unwrap(raw []byte) ([]byte, error) {
 	raw = bytes.TrimSpace(raw)
 	for i := 0; len(raw) > 0 && raw[0] == '"'; i++ {
 		if i == 4 {
 			return nil, errors.New("too many string layers")
 		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := unquote(nil, raw)
+		if err != nil {
 			return nil, err
 		}
-		raw = bytes.TrimSpace([]byte(s))
+		raw = bytes.TrimSpace(s)
 	}
 	return raw, nil
 }
@@ -52,33 +83,32 @@ func unwrap(raw json.RawMessage) (json.RawMessage, error) {
 // decodeEvents returns the event bodies of the trigger binding. With
 // dataType string each element is a JSON string holding the body; without
 // dataType each element is the parsed body itself.
-func decodeEvents(raw json.RawMessage) ([][]byte, error) {
+func decodeEvents(raw []byte) ([][]byte, error) {
 	inner, err := unwrap(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: events: %v", errEnvelope, err)
 	}
+	if len(inner) > 0 && inner[0] == '{' { // cardinality one
+		return [][]byte{inner}, nil
+	}
 	if len(inner) == 0 || inner[0] != '[' {
-		if len(inner) > 0 && inner[0] == '{' { // cardinality one
-			return [][]byte{inner}, nil
-		}
 		return nil, fmt.Errorf("%w: events is not an array", errEnvelope)
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(inner, &elems); err != nil {
-		return nil, fmt.Errorf("%w: events: %v", errEnvelope, err)
-	}
-	bodies := make([][]byte, 0, len(elems))
-	for _, e := range elems {
-		e = bytes.TrimSpace(e)
-		if len(e) > 0 && e[0] == '"' {
-			var s string
-			if err := json.Unmarshal(e, &s); err != nil {
-				return nil, fmt.Errorf("%w: event body: %v", errEnvelope, err)
-			}
-			bodies = append(bodies, []byte(s))
-			continue
+	var bodies [][]byte
+	err = elements(inner, func(e []byte) error {
+		if e[0] != '"' {
+			bodies = append(bodies, e)
+			return nil
 		}
-		bodies = append(bodies, e)
+		b, err := unquote(make([]byte, 0, len(e)), e)
+		if err != nil {
+			return err
+		}
+		bodies = append(bodies, b)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: events: %v", errEnvelope, err)
 	}
 	return bodies, nil
 }

@@ -110,8 +110,8 @@ func (h *Handler) readInvocation(w http.ResponseWriter, r *http.Request, log *sl
 		reply(w, http.StatusBadRequest, "drswatch: cannot read body")
 		return invocation{}, false
 	}
-	var inv invocation
-	if err := json.Unmarshal(body, &inv); err != nil {
+	inv, err := parseInvocation(body)
+	if err != nil {
 		log.Error("malformed invocation", "error", truncate(err.Error(), 200), "outcome", "rejected")
 		reply(w, http.StatusBadRequest, "drswatch: malformed invocation body")
 		return invocation{}, false
