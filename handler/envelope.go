@@ -14,8 +14,16 @@ import (
 // non-HTTP trigger: input bindings under Data, trigger metadata under
 // Metadata.
 type invocation struct {
-	Data     map[string]json.RawMessage `json:"Data"`
-	Metadata map[string]json.RawMessage `json:"Metadata"`
+	Data     map[string]binding
+	Metadata map[string]json.RawMessage
+}
+
+// binding is one input binding's value: a JSON string already unescaped
+// (decoded), or any other JSON value raw.
+type binding struct {
+	raw     []byte
+	decoded []byte
+	str     bool
 }
 
 // batchMeta is what drswatch uses of an Event Hubs batch's metadata.
@@ -33,28 +41,49 @@ type batchMeta struct {
 
 var errEnvelope = errors.New("malformed invocation")
 
-// parseInvocation finds the envelope's Data and Metadata members without
-// decoding the rest: the values stay raw slices of body.
+// parseInvocation walks the envelope once: Data's members are kept (string
+// values unescaped on the way, never scanned twice), Metadata raw, the rest
+// skipped. Keys match case-insensitively and a repeated Data merges into the
+// first, as encoding/json would decode them.
 func parseInvocation(body []byte) (invocation, error) {
 	var inv invocation
-	var dataRaw, metaRaw []byte
-	if err := members(body, func(key string, v []byte) {
-		switch { // case-insensitive, later wins, as encoding/json matches struct fields
+	var metaRaw []byte
+	_, err := walkObject(body, 0, func(key string, b []byte, i int) (int, error) {
+		switch {
+		case strings.EqualFold(key, "Data") && b[i] == '{':
+			if inv.Data == nil {
+				inv.Data = map[string]binding{}
+			}
+			return walkObject(b, i, func(k string, b []byte, i int) (int, error) {
+				if b[i] == '"' {
+					// The events string is most of the envelope: size its
+					// buffer once instead of growing it.
+					dec, end, err := unquoteAt(make([]byte, 0, len(b)-i), b, i)
+					inv.Data[k] = binding{raw: b[i:max(end, i)], decoded: dec, str: true}
+					return end, err
+				}
+				end, err := valueEnd(b, i)
+				if err == nil {
+					inv.Data[k] = binding{raw: b[i:end]}
+				}
+				return end, err
+			})
+		case strings.EqualFold(key, "Data") && bytes.HasPrefix(b[i:], []byte("null")):
+			return valueEnd(b, i)
 		case strings.EqualFold(key, "Data"):
-			dataRaw = v
-		case strings.EqualFold(key, "Metadata"):
-			metaRaw = v
+			return 0, errors.New("Data is not an object")
+		default:
+			end, err := valueEnd(b, i)
+			if err == nil && strings.EqualFold(key, "Metadata") {
+				metaRaw = b[i:end]
+			}
+			return end, err
 		}
-	}); err != nil {
-		return inv, err
+	})
+	if err != nil {
+		return invocation{}, err
 	}
-	if dataRaw != nil && !bytes.Equal(dataRaw, []byte("null")) {
-		inv.Data = map[string]json.RawMessage{}
-		if err := members(dataRaw, func(key string, v []byte) { inv.Data[key] = v }); err != nil {
-			return inv, fmt.Errorf("Data: %w", err)
-		}
-	}
-	if metaRaw != nil && metaRaw[0] == '{' {
+	if len(metaRaw) > 0 && metaRaw[0] == '{' {
 		inv.Metadata = map[string]json.RawMessage{}
 		if err := members(metaRaw, func(key string, v []byte) { inv.Metadata[key] = v }); err != nil {
 			inv.Metadata = nil // metadata never fails a batch
@@ -83,7 +112,11 @@ func unwrap(raw []byte) ([]byte, error) {
 // decodeEvents returns the event bodies of the trigger binding. With
 // dataType string each element is a JSON string holding the body; without
 // dataType each element is the parsed body itself.
-func decodeEvents(raw []byte) ([][]byte, error) {
+func decodeEvents(bd binding) ([][]byte, error) {
+	raw := bd.raw
+	if bd.str {
+		raw = bd.decoded
+	}
 	inner, err := unwrap(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: events: %v", errEnvelope, err)
@@ -95,17 +128,22 @@ func decodeEvents(raw []byte) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: events is not an array", errEnvelope)
 	}
 	var bodies [][]byte
-	err = elements(inner, func(e []byte) error {
-		if e[0] != '"' {
-			bodies = append(bodies, e)
-			return nil
+	buf := make([]byte, 0, len(inner)) // every unescaped body, back to back
+	err = walkArray(inner, func(b []byte, i int) (int, error) {
+		if b[i] != '"' {
+			end, err := valueEnd(b, i)
+			if err == nil {
+				bodies = append(bodies, b[i:end])
+			}
+			return end, err
 		}
-		b, err := unquote(make([]byte, 0, len(e)), e)
-		if err != nil {
-			return err
+		start := len(buf)
+		var end int
+		buf, end, err = unquoteAt(buf, b, i)
+		if err == nil {
+			bodies = append(bodies, buf[start:len(buf):len(buf)])
 		}
-		bodies = append(bodies, b)
-		return nil
+		return end, err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: events: %v", errEnvelope, err)

@@ -147,78 +147,146 @@ func members(obj []byte, fn func(key string, value []byte)) error {
 	}
 }
 
-// elements calls fn with each element of the JSON array arr (raw).
-func elements(arr []byte, fn func(value []byte) error) error {
-	i := space(arr, 0)
-	if i >= len(arr) || arr[i] != '[' {
-		return errors.New("not a JSON array")
+// walkObject walks the object starting at b[i] == '{': for each member it
+// calls fn with the unescaped key and the index of the value, and fn
+// returns the index after the value. It returns the index after the object
+// and requires nothing but space after it when the object starts at 0.
+func walkObject(b []byte, i int, fn func(key string, b []byte, i int) (int, error)) (int, error) {
+	top := i == 0
+	i = space(b, i)
+	if i >= len(b) || b[i] != '{' {
+		return 0, errors.New("not a JSON object")
 	}
-	i = space(arr, i+1)
-	if i < len(arr) && arr[i] == ']' {
-		if space(arr, i+1) != len(arr) {
-			return errSyntax
-		}
-		return nil
+	i = space(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return closeAt(b, i, top)
 	}
 	for {
-		vend, err := valueEnd(arr, i)
+		if i >= len(b) || b[i] != '"' {
+			return 0, errSyntax
+		}
+		key, kend, err := unquoteAt(nil, b, i)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		if err := fn(arr[i:vend]); err != nil {
-			return err
+		i = space(b, kend)
+		if i >= len(b) || b[i] != ':' {
+			return 0, errSyntax
 		}
-		i = space(arr, vend)
-		if i >= len(arr) {
+		i = space(b, i+1)
+		if i >= len(b) {
+			return 0, errSyntax
+		}
+		if i, err = fn(string(key), b, i); err != nil {
+			return 0, err
+		}
+		i = space(b, i)
+		if i >= len(b) {
+			return 0, errSyntax
+		}
+		switch b[i] {
+		case ',':
+			i = space(b, i+1)
+		case '}':
+			return closeAt(b, i, top)
+		default:
+			return 0, errSyntax
+		}
+	}
+}
+
+// walkArray walks the array that is the whole of b, calling fn with the
+// index of each element; fn returns the index after it.
+func walkArray(b []byte, fn func(b []byte, i int) (int, error)) error {
+	i := space(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return errors.New("not a JSON array")
+	}
+	i = space(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		_, err := closeAt(b, i, true)
+		return err
+	}
+	for {
+		if i >= len(b) {
 			return errSyntax
 		}
-		switch arr[i] {
+		var err error
+		if i, err = fn(b, i); err != nil {
+			return err
+		}
+		i = space(b, i)
+		if i >= len(b) {
+			return errSyntax
+		}
+		switch b[i] {
 		case ',':
-			i = space(arr, i+1)
+			i = space(b, i+1)
 		case ']':
-			if space(arr, i+1) != len(arr) {
-				return errSyntax
-			}
-			return nil
+			_, err := closeAt(b, i, true)
+			return err
 		default:
 			return errSyntax
 		}
 	}
 }
 
-// unquote appends the value of the JSON string s (with its quotes) to dst,
-// as encoding/json decodes it: escapes resolved, invalid UTF-8 and lone
-// surrogates replaced by U+FFFD.
-func unquote(dst, s []byte) ([]byte, error) {
-	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
-		return nil, errSyntax
+// closeAt returns the index after the closing bracket at b[i]; with whole,
+// only space may follow it.
+func closeAt(b []byte, i int, whole bool) (int, error) {
+	if whole && space(b, i+1) != len(b) {
+		return 0, errSyntax
 	}
-	s = s[1 : len(s)-1]
-	for len(s) > 0 {
-		j := bytes.IndexByte(s, '\\')
-		run := s
-		if j >= 0 {
-			run = s[:j]
+	return i + 1, nil
+}
+
+// unquote appends the value of the JSON string s (with its quotes, and
+// nothing after them) to dst.
+func unquote(dst, s []byte) ([]byte, error) {
+	out, end, err := unquoteAt(dst, s, 0)
+	if err == nil && end != len(s) {
+		err = errSyntax
+	}
+	return out, err
+}
+
+// unquoteAt appends the value of the JSON string starting at b[i] == '"'
+// to dst, as encoding/json decodes it (escapes resolved, invalid UTF-8 and
+// lone surrogates replaced by U+FFFD), and returns the index after the
+// closing quote. One pass: the string is never scanned for its end first.
+func unquoteAt(dst, b []byte, i int) ([]byte, int, error) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, 0, errSyntax
+	}
+	i++
+	start := i
+	ascii := true // the current run has no byte >= 0x80
+	for i < len(b) {
+		c := b[i]
+		if c < 0x80 && c != '\\' && c != '"' {
+			i++
+			continue
 		}
-		if utf8.Valid(run) {
-			dst = append(dst, run...)
+		if c >= 0x80 {
+			ascii = false
+			i++
+			continue
+		}
+		if ascii {
+			dst = append(dst, b[start:i]...)
 		} else {
-			for len(run) > 0 { // each invalid byte becomes one U+FFFD
-				r, size := utf8.DecodeRune(run)
-				dst = utf8.AppendRune(dst, r)
-				run = run[size:]
-			}
+			dst = appendUTF8(dst, b[start:i])
+			ascii = true
 		}
-		if j < 0 {
-			return dst, nil
+		if c == '"' {
+			return dst, i + 1, nil
 		}
-		s = s[j:]
-		if len(s) < 2 {
-			return nil, errSyntax
+		if i+1 >= len(b) {
+			return nil, 0, errSyntax
 		}
-		switch c := s[1]; c {
+		switch e := b[i+1]; e {
 		case '"', '\\', '/':
-			dst = append(dst, c)
+			dst = append(dst, e)
 		case 'b':
 			dst = append(dst, '\b')
 		case 'f':
@@ -230,29 +298,47 @@ func unquote(dst, s []byte) ([]byte, error) {
 		case 't':
 			dst = append(dst, '\t')
 		case 'u':
-			r, ok := hex4(s[2:])
+			r, ok := hex4(b[i+2:])
 			if !ok {
-				return nil, errSyntax
+				return nil, 0, errSyntax
 			}
-			s = s[6:]
+			i += 6
 			if utf16.IsSurrogate(r) {
-				if r2, ok := hex4(s[min(2, len(s)):]); ok && len(s) >= 6 && s[0] == '\\' && s[1] == 'u' {
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						dst = utf8.AppendRune(dst, dec)
-						s = s[6:]
-						continue
+				if i+6 <= len(b) && b[i] == '\\' && b[i+1] == 'u' {
+					if r2, ok := hex4(b[i+2:]); ok {
+						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+							dst = utf8.AppendRune(dst, dec)
+							i += 6
+							start = i
+							continue
+						}
 					}
 				}
 				r = utf8.RuneError
 			}
 			dst = utf8.AppendRune(dst, r)
+			start = i
 			continue
 		default:
-			return nil, errSyntax
+			return nil, 0, errSyntax
 		}
-		s = s[2:]
+		i += 2
+		start = i
 	}
-	return dst, nil
+	return nil, 0, errSyntax
+}
+
+// appendUTF8 appends run, each invalid UTF-8 byte replaced by U+FFFD.
+func appendUTF8(dst, run []byte) []byte {
+	if utf8.Valid(run) {
+		return append(dst, run...)
+	}
+	for len(run) > 0 {
+		r, size := utf8.DecodeRune(run)
+		dst = utf8.AppendRune(dst, r)
+		run = run[size:]
+	}
+	return dst
 }
 
 func hex4(s []byte) (rune, bool) {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/drswatch/drswatch/detect"
@@ -79,6 +80,9 @@ type Options struct {
 	MaxPermanentFailures int
 	// SweepLimit bounds the revisions one Sweep resends (default 5000).
 	SweepLimit int
+	// GroupConcurrency bounds the groups of one batch whose state is read
+	// and written at the same time (default 8).
+	GroupConcurrency int
 	// FullDecode turns off the byte prefilter (detect.ScanBody) and the
 	// selective decoder (detect.DecodeRecordFast) and decodes every record in
 	// full: the reference path the fast one is tested against.
@@ -114,6 +118,9 @@ func New(st Store, sink Sink, o Options) *Processor {
 	}
 	if o.SweepLimit <= 0 {
 		o.SweepLimit = 5000
+	}
+	if o.GroupConcurrency <= 0 {
+		o.GroupConcurrency = 8
 	}
 	return &Processor{store: st, sink: sink, o: o}
 }
@@ -227,26 +234,45 @@ func (p *Processor) Process(ctx context.Context, events []Event) (Result, error)
 	res.Groups = len(ids)
 	res.GroupIDs = ids
 
+	// Groups are independent: their read-merge-write cycles run side by
+	// side (bounded), and their outcomes are gathered in id order.
+	type outcome struct {
+		pend          *store.Pending
+		matched, dups int
+		wrote         bool
+		err           error
+	}
+	outs := make([]outcome, len(ids))
+	sem := make(chan struct{}, p.o.GroupConcurrency)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			o := &outs[i]
+			o.pend, o.matched, o.dups, o.wrote, o.err = p.commitGroup(ctx, work[id], start)
+		}()
+	}
+	wg.Wait()
 	var errs []error
 	var fresh []store.Pending
 	enq := map[string]time.Time{}
-	for _, id := range ids {
-		w := work[id]
-		pend, matched, dups, wrote, err := p.commitGroup(ctx, w, start)
-		if err != nil {
-			errs = append(errs, err)
+	for i, o := range outs {
+		if o.err != nil {
+			errs = append(errs, o.err)
 			continue
 		}
-		res.Matched += matched
-		for i := 0; i < dups; i++ {
+		res.Matched += o.matched
+		for range o.dups {
 			res.skip(detect.SkipDuplicate)
 		}
-		if wrote {
+		if o.wrote {
 			res.Writes++
 		}
-		if pend != nil {
-			fresh = append(fresh, *pend)
-			enq[pend.GroupID] = w.enqueued
+		if o.pend != nil {
+			fresh = append(fresh, *o.pend)
+			enq[o.pend.GroupID] = work[ids[i]].enqueued
 		}
 	}
 	if len(fresh) > 0 {
