@@ -259,44 +259,51 @@ func unquoteAt(dst, b []byte, i int) ([]byte, int, error) {
 		return nil, 0, errSyntax
 	}
 	i++
-	start := i
-	ascii := true // the current run has no byte >= 0x80
+	// Invariant: the room left in dst is at least the input left, so bytes
+	// are stored without append. An escape writes fewer bytes than it reads;
+	// only invalid UTF-8 grows (one byte becomes U+FFFD), handled by append.
+	dst = reserve(dst, len(b)-i)
+	n := len(dst)
+	dst = dst[:cap(dst)]
 	for i < len(b) {
 		c := b[i]
-		if c < 0x80 && c != '\\' && c != '"' {
+		if plain[c] {
+			dst[n] = c
+			n++
 			i++
 			continue
-		}
-		if c >= 0x80 {
-			ascii = false
-			i++
-			continue
-		}
-		if ascii {
-			dst = append(dst, b[start:i]...)
-		} else {
-			dst = appendUTF8(dst, b[start:i])
-			ascii = true
 		}
 		if c == '"' {
-			return dst, i + 1, nil
+			return dst[:n], i + 1, nil
+		}
+		if c >= 0x80 {
+			j := i + 1
+			for j < len(b) && b[j] >= 0x80 {
+				j++
+			}
+			dst = appendUTF8(dst[:n], b[i:j])
+			n = len(dst)
+			dst = reserve(dst, len(b)-j)
+			dst = dst[:cap(dst)]
+			i = j
+			continue
 		}
 		if i+1 >= len(b) {
 			return nil, 0, errSyntax
 		}
 		switch e := b[i+1]; e {
 		case '"', '\\', '/':
-			dst = append(dst, e)
+			dst[n] = e
 		case 'b':
-			dst = append(dst, '\b')
+			dst[n] = '\b'
 		case 'f':
-			dst = append(dst, '\f')
+			dst[n] = '\f'
 		case 'n':
-			dst = append(dst, '\n')
+			dst[n] = '\n'
 		case 'r':
-			dst = append(dst, '\r')
+			dst[n] = '\r'
 		case 't':
-			dst = append(dst, '\t')
+			dst[n] = '\t'
 		case 'u':
 			r, ok := hex4(b[i+2:])
 			if !ok {
@@ -304,29 +311,46 @@ func unquoteAt(dst, b []byte, i int) ([]byte, int, error) {
 			}
 			i += 6
 			if utf16.IsSurrogate(r) {
+				r2, ok := rune(0), false
 				if i+6 <= len(b) && b[i] == '\\' && b[i+1] == 'u' {
-					if r2, ok := hex4(b[i+2:]); ok {
-						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-							dst = utf8.AppendRune(dst, dec)
-							i += 6
-							start = i
-							continue
-						}
-					}
+					r2, ok = hex4(b[i+2:])
 				}
-				r = utf8.RuneError
+				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+					r = dec
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
 			}
-			dst = utf8.AppendRune(dst, r)
-			start = i
+			n += utf8.EncodeRune(dst[n:], r)
 			continue
 		default:
 			return nil, 0, errSyntax
 		}
+		n++
 		i += 2
-		start = i
 	}
 	return nil, 0, errSyntax
 }
+
+// reserve returns dst with room for at least n more bytes.
+func reserve(dst []byte, n int) []byte {
+	if cap(dst)-len(dst) >= n {
+		return dst
+	}
+	grown := make([]byte, len(dst), len(dst)+n)
+	copy(grown, dst)
+	return grown
+}
+
+// plain marks the bytes unquoteAt copies without a second look: ASCII other
+// than the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // appendUTF8 appends run, each invalid UTF-8 byte replaced by U+FFFD.
 func appendUTF8(dst, run []byte) []byte {

@@ -30,9 +30,9 @@ const (
 )
 
 // timedSink discards rows and records, for each Send, the time since the
-// batch's request was sent.
+// batch's request reached the handler.
 type timedSink struct {
-	sent      *atomic.Int64 // UnixNano when the current request was sent
+	sent      *atomic.Int64 // UnixNano when the current request reached the handler
 	mu        sync.Mutex
 	latencies []time.Duration
 }
@@ -100,7 +100,13 @@ func (r *Report) handler(ctx context.Context, cfg Config, storeName string) erro
 	var sent atomic.Int64
 	sink := &timedSink{sent: &sent}
 	proc := &resultProc{Processor: pipeline.New(st, sink, pipeline.Options{})}
-	srv := httptest.NewServer(handler.New(proc, nil, handler.Options{}))
+	h := handler.New(proc, nil, handler.Options{})
+	// Detection latency runs from the moment the request reaches drswatch
+	// (before its body is read) to the hand-over to the sink.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Store(time.Now().UnixNano())
+		h.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 
 	// Matching traffic, with every fourth batch taken from traffic without
@@ -136,7 +142,6 @@ func (r *Report) handler(ctx context.Context, cfg Config, storeName string) erro
 		if calls != nil {
 			r0, w0 = calls.Calls()
 		}
-		sent.Store(time.Now().UnixNano())
 		t0 := time.Now()
 		resp, err := http.Post(srv.URL+"/"+handler.FunctionSignIns, "application/json", bytes.NewReader(env))
 		if err != nil {
