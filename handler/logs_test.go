@@ -46,7 +46,7 @@ func TestLogsHoldNoRecordData(t *testing.T) {
 		"session-", "s-chen", "eyJhbGciOiJIUzI1NiJ9", // session ids, a token
 		"victim-", "attacker-", "chen-1", // record ids
 		"203.0.113.", "198.51.100.", // addresses
-		`"records"`, "SignInLogs\",\"tenantId", // whole records
+		`"records":[`, `\"records\"`, "operationName", // whole records
 	} {
 		require.False(t, strings.Contains(logs, secret), "the log holds %q:\n%s", secret, logs)
 	}
