@@ -41,7 +41,7 @@ bench: tools build
 	./$(BIN) bench
 
 soak: tools build
-	$(GO) test -count=1 -run 'TestSoak' -timeout 30m ./... -args -soak
+	$(GO) test -count=1 -run 'TestSoak' -timeout 30m -v ./cmd/drswatch -args -soak
 
 package:
 	rm -rf dist && mkdir -p dist/app

@@ -98,12 +98,21 @@ func reply(w http.ResponseWriter, status int, logs ...string) {
 // readInvocation reads and decodes the envelope, answering 4xx itself when
 // it cannot.
 func (h *Handler) readInvocation(w http.ResponseWriter, r *http.Request, log *slog.Logger) (invocation, bool) {
+	tooLarge := func(length int64) {
+		log.Error("invocation body too large", "limit_bytes", h.o.MaxBodyBytes, "content_length", length, "outcome", "rejected")
+		reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("drswatch: body over %d bytes rejected", h.o.MaxBodyBytes))
+	}
+	// A declared length over the cap is refused before a byte is read; a body
+	// of unknown length is read only up to the cap.
+	if r.ContentLength > h.o.MaxBodyBytes {
+		tooLarge(r.ContentLength)
+		return invocation{}, false
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			log.Error("invocation body too large", "limit_bytes", h.o.MaxBodyBytes, "outcome", "rejected")
-			reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("drswatch: body over %d bytes rejected", h.o.MaxBodyBytes))
+			tooLarge(r.ContentLength)
 			return invocation{}, false
 		}
 		log.Error("read invocation body", "error", err.Error(), "outcome", "rejected")

@@ -94,7 +94,7 @@ func TestLogAnalyticsOutbox(t *testing.T) {
 				wantRevs := revisionSet(t, ref.sink.rows)
 
 				s, srv := laSink(t)
-				b := newBedWith(t, sk.open(t), s)
+				b := newBedWith(t, sk.open(t), s, pipeline.Options{})
 				srv.Down(fakeingest.Fault{Status: 503})
 				for i, bs := range batches {
 					b.mustBatch(bs) // 200 although delivery fails: the outbox holds the revisions
@@ -150,7 +150,7 @@ func TestLogAnalyticsOutbox(t *testing.T) {
 			t.Run("lost acknowledgement: sent twice, arg_max shows it once", func(t *testing.T) {
 				s, srv := laSink(t)
 				st := &ackFailingStore{Store: sk.open(t), fail: 1}
-				b := newBedWith(t, st, s)
+				b := newBedWith(t, st, s, pipeline.Options{})
 				b.mustBatch([][]byte{fixtureBody("ivo@contoso.example", "s-ivo")})
 				b.advance(2 * time.Minute)
 				b.sweep()

@@ -67,7 +67,7 @@ func eventsByScan(body []byte) ([][]byte, bool) {
 	return bodies, err == nil
 }
 
-func envelopeSeeds(t testing.TB) [][]byte {
+func scanSeeds(t testing.TB) [][]byte {
 	var out [][]byte
 	for _, name := range []string{"invocation-datatype-string.json", "invocation-datatype-object.json", "invocation-timer.json"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -91,7 +91,7 @@ func envelopeSeeds(t testing.TB) [][]byte {
 }
 
 func TestEnvelopeScanEqualsJSON(t *testing.T) {
-	for i, b := range envelopeSeeds(t) {
+	for i, b := range scanSeeds(t) {
 		want, wok := eventsByJSON(b)
 		got, gok := eventsByScan(b)
 		if !wok {
@@ -111,7 +111,7 @@ func TestEnvelopeScanEqualsJSON(t *testing.T) {
 // FuzzEnvelopeScanEqualsJSON: wherever encoding/json decodes an envelope,
 // the scanner finds the same event bodies.
 func FuzzEnvelopeScanEqualsJSON(f *testing.F) {
-	for _, b := range envelopeSeeds(f) {
+	for _, b := range scanSeeds(f) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -2,6 +2,7 @@ package handler_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"sync/atomic"
@@ -19,6 +20,12 @@ import (
 var azurite azuritetest.Shared
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// Fuzzing runs no table test, and every fuzz worker process runs TestMain:
+	// starting Azurite in each would cost seconds per worker.
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		os.Exit(m.Run())
+	}
 	stop := azurite.Start()
 	code := m.Run()
 	stop()

@@ -1,13 +1,16 @@
 package handler_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,25 +95,55 @@ type bed struct {
 	store pipeline.Store
 	sink  *fakeSink
 	h     *handler.Handler
+	logs  *logBuffer
 	mu    sync.Mutex
 	now   time.Time
 }
 
 func newBed(t *testing.T, st pipeline.Store) *bed {
-	fs := &fakeSink{}
-	b := newBedWith(t, st, fs)
-	b.sink = fs
+	return newBedWith(t, st, &fakeSink{}, pipeline.Options{})
+}
+
+// newBedWith is newBed with another sink and pipeline options; the lateness,
+// future skew and clock are always serve's (24h, 1h) and the bed's.
+func newBedWith(t *testing.T, st pipeline.Store, sk pipeline.Sink, o pipeline.Options) *bed {
+	fs, _ := sk.(*fakeSink)
+	b := &bed{t: t, store: st, sink: fs, logs: &logBuffer{}, now: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)}
+	o.Lateness, o.FutureSkew, o.Now = 24*time.Hour, time.Hour, b.clock
+	proc := pipeline.New(st, sk, o)
+	b.h = handler.New(proc, slog.New(slog.NewJSONHandler(b.logs, nil)), handler.Options{Now: b.clock})
 	return b
 }
 
-// newBedWith wires the handler to st and the given sink.
-func newBedWith(t *testing.T, st pipeline.Store, s pipeline.Sink) *bed {
-	b := &bed{t: t, store: st, sink: &fakeSink{}, now: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)}
-	proc := pipeline.New(st, s, pipeline.Options{
-		Lateness: 24 * time.Hour, FutureSkew: time.Hour, Now: b.clock,
-	})
-	b.h = handler.New(proc, nil, handler.Options{Now: b.clock})
-	return b
+// logBuffer collects the handler's JSON log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
+
+// lines returns the log lines whose msg is msg, decoded.
+func (l *logBuffer) lines(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), "log line %q", line)
+		if m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (b *bed) clock() time.Time { b.mu.Lock(); defer b.mu.Unlock(); return b.now }
