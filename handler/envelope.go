@@ -45,7 +45,7 @@ var errEnvelope = errors.New("malformed invocation")
 // values unescaped on the way, never scanned twice), Metadata raw, the rest
 // skipped. Keys match case-insensitively and a repeated Data merges into the
 // first, as encoding/json would decode them.
-func parseInvocation(body []byte) (invocation, error) {
+func parseInvocation(body []byte, bufs *buffers) (invocation, error) {
 	var inv invocation
 	var metaRaw []byte
 	_, err := walkObject(body, 0, func(key string, b []byte, i int) (int, error) {
@@ -58,7 +58,7 @@ func parseInvocation(body []byte) (invocation, error) {
 				if b[i] == '"' {
 					// The events string is most of the envelope: size its
 					// buffer once instead of growing it.
-					dec, end, err := unquoteAt(make([]byte, 0, len(b)-i), b, i)
+					dec, end, err := unquoteAt(bufs.get(len(b)-i), b, i)
 					inv.Data[k] = binding{raw: b[i:max(end, i)], decoded: dec, str: true}
 					return end, err
 				}
@@ -112,7 +112,7 @@ func unwrap(raw []byte) ([]byte, error) {
 // decodeEvents returns the event bodies of the trigger binding. With
 // dataType string each element is a JSON string holding the body; without
 // dataType each element is the parsed body itself.
-func decodeEvents(bd binding) ([][]byte, error) {
+func decodeEvents(bd binding, bufs *buffers) ([][]byte, error) {
 	raw := bd.raw
 	if bd.str {
 		raw = bd.decoded
@@ -128,7 +128,7 @@ func decodeEvents(bd binding) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: events is not an array", errEnvelope)
 	}
 	var bodies [][]byte
-	buf := make([]byte, 0, len(inner)) // every unescaped body, back to back
+	buf := bufs.get(len(inner)) // every unescaped body, back to back
 	err = walkArray(inner, func(b []byte, i int) (int, error) {
 		if b[i] != '"' {
 			end, err := valueEnd(b, i)

@@ -42,7 +42,7 @@ func envelopeSeeds(f *testing.F) [][]byte {
 // invalid UTF-8 byte becomes the three bytes of U+FFFD).
 func FuzzDecodeEvents(f *testing.F) {
 	for _, s := range envelopeSeeds(f) {
-		if inv, err := parseInvocation(s); err == nil {
+		if inv, err := parseInvocation(s, &buffers{}); err == nil {
 			if bd, ok := inv.Data[BindingEvents]; ok {
 				f.Add(bd.raw)
 			}
@@ -58,7 +58,7 @@ func FuzzDecodeEvents(f *testing.F) {
 			}
 			bd = binding{raw: raw, decoded: dec, str: true}
 		}
-		bodies, err := decodeEvents(bd)
+		bodies, err := decodeEvents(bd, &buffers{})
 		if err != nil {
 			if bodies != nil {
 				t.Fatalf("bodies %d with error %v", len(bodies), err)

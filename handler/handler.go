@@ -97,7 +97,7 @@ func reply(w http.ResponseWriter, status int, logs ...string) {
 
 // readInvocation reads and decodes the envelope, answering 4xx itself when
 // it cannot.
-func (h *Handler) readInvocation(w http.ResponseWriter, r *http.Request, log *slog.Logger) (invocation, bool) {
+func (h *Handler) readInvocation(w http.ResponseWriter, r *http.Request, log *slog.Logger, bufs *buffers) (invocation, bool) {
 	tooLarge := func(length int64) {
 		log.Error("invocation body too large", "limit_bytes", h.o.MaxBodyBytes, "content_length", length, "outcome", "rejected")
 		reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("drswatch: body over %d bytes rejected", h.o.MaxBodyBytes))
@@ -108,7 +108,7 @@ func (h *Handler) readInvocation(w http.ResponseWriter, r *http.Request, log *sl
 		tooLarge(r.ContentLength)
 		return invocation{}, false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes), r.ContentLength, bufs)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -119,7 +119,7 @@ func (h *Handler) readInvocation(w http.ResponseWriter, r *http.Request, log *sl
 		reply(w, http.StatusBadRequest, "drswatch: cannot read body")
 		return invocation{}, false
 	}
-	inv, err := parseInvocation(body)
+	inv, err := parseInvocation(body, bufs)
 	if err != nil {
 		log.Error("malformed invocation", "error", truncate(err.Error(), 200), "outcome", "rejected")
 		reply(w, http.StatusBadRequest, "drswatch: malformed invocation body")
@@ -131,7 +131,9 @@ func (h *Handler) readInvocation(w http.ResponseWriter, r *http.Request, log *sl
 func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 	start := h.o.Now()
 	log := h.log.With("function", FunctionSignIns, "invocation_id", r.Header.Get("X-Azure-Functions-InvocationId"))
-	inv, ok := h.readInvocation(w, r, log)
+	var bufs buffers
+	defer bufs.release() // after the batch is processed and answered
+	inv, ok := h.readInvocation(w, r, log, &bufs)
 	if !ok {
 		return
 	}
@@ -151,7 +153,7 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusBadRequest, "drswatch: no binding named "+BindingEvents)
 		return
 	}
-	bodies, err := decodeEvents(raw)
+	bodies, err := decodeEvents(raw, &bufs)
 	if err != nil {
 		log.Error("malformed events binding", "error", truncate(err.Error(), 200), "outcome", "rejected")
 		reply(w, http.StatusBadRequest, "drswatch: malformed events binding")
@@ -203,7 +205,9 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) sweep(w http.ResponseWriter, r *http.Request) {
 	start := h.o.Now()
 	log := h.log.With("function", FunctionSweep, "invocation_id", r.Header.Get("X-Azure-Functions-InvocationId"))
-	if _, ok := h.readInvocation(w, r, log); !ok {
+	var bufs buffers
+	defer bufs.release()
+	if _, ok := h.readInvocation(w, r, log, &bufs); !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.Timeout)
@@ -229,4 +233,18 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "") + "..."
+}
+
+// readBody reads a request body into a pooled buffer: at once when its
+// length is declared (the host always declares it), else growing up to the
+// reader's limit.
+func readBody(r io.Reader, length int64, bufs *buffers) ([]byte, error) {
+	if length > 0 {
+		buf := bufs.get(int(length))[:length]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(r)
 }

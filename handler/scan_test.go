@@ -55,7 +55,8 @@ func eventsByJSON(body []byte) ([][]byte, bool) {
 }
 
 func eventsByScan(body []byte) ([][]byte, bool) {
-	inv, err := parseInvocation(body)
+	var bufs buffers
+	inv, err := parseInvocation(body, &bufs)
 	if err != nil {
 		return nil, false
 	}
@@ -63,7 +64,7 @@ func eventsByScan(body []byte) ([][]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	bodies, err := decodeEvents(raw)
+	bodies, err := decodeEvents(raw, &bufs)
 	return bodies, err == nil
 }
 

@@ -27,12 +27,14 @@ func BenchmarkDecodeEnvelope(b *testing.B) {
 	b.SetBytes(int64(len(env)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		inv, err := parseInvocation(env)
+		var bufs buffers
+		inv, err := parseInvocation(env, &bufs)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := decodeEvents(inv.Data["events"]); err != nil {
+		if _, err := decodeEvents(inv.Data["events"], &bufs); err != nil {
 			b.Fatal(err)
 		}
+		bufs.release()
 	}
 }
