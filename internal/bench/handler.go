@@ -189,7 +189,7 @@ func (r *Report) handler(ctx context.Context, cfg Config, storeName string) erro
 		fmt.Sprintf("p50 %s, p99 %s", ms(p50), ms(p99)), "", "", "", Info})
 	if len(det) > 0 {
 		d99 := pct(det, 99)
-		row := Row{"detection latency p99, " + label + " (request sent -> alert to sink)",
+		row := Row{"detection latency p99, " + label + " (request received -> alert to sink)",
 			fmt.Sprintf("%s (p50 %s, %d alerts)", ms(d99), ms(pct(det, 50)), len(det)), "", "", "", Info}
 		if storeName == "azurite" {
 			row.Target, row.Status = "< 50 ms", status(d99 < 50*time.Millisecond)
