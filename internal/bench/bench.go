@@ -190,11 +190,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	logf("handler batches: memory store")
-	if err := r.handler(ctx, cfg, "memory"); err != nil {
+	if err := r.handler(ctx, cfg, "memory", EventsPerBatch); err != nil {
 		return nil, err
 	}
 	logf("handler batches: Azurite")
-	if err := r.handler(ctx, cfg, "azurite"); err != nil {
+	if err := r.handler(ctx, cfg, "azurite", EventsPerBatch); err != nil {
+		return nil, err
+	}
+	logf("handler batches: Azurite, batches of host.json's size")
+	if err := r.handler(ctx, cfg, "azurite", DeployedBatch); err != nil {
 		return nil, err
 	}
 	r.Took = time.Since(began)

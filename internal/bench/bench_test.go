@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/gen"
 	"github.com/drswatch/drswatch/handler"
@@ -68,4 +71,20 @@ func TestNaiveReplaySelectsMatches(t *testing.T) {
 	if n == 0 || n > st.Matching {
 		t.Fatalf("naiveReplay selected %d of %d MAB -> DRS records", n, st.Matching)
 	}
+}
+
+// TestDeployedBatchIsHostJSON keeps the benchmark's deployed batch size equal
+// to the maxEventBatchSize drswatch ships in host.json.
+func TestDeployedBatchIsHostJSON(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "host.json"))
+	require.NoError(t, err)
+	var host struct {
+		Extensions struct {
+			EventHubs struct {
+				MaxEventBatchSize int `json:"maxEventBatchSize"`
+			} `json:"eventHubs"`
+		} `json:"extensions"`
+	}
+	require.NoError(t, json.Unmarshal(b, &host))
+	require.Equal(t, DeployedBatch, host.Extensions.EventHubs.MaxEventBatchSize)
 }
