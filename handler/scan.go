@@ -165,7 +165,7 @@ func walkObject(b []byte, i int, fn func(key string, b []byte, i int) (int, erro
 		if i >= len(b) || b[i] != '"' {
 			return 0, errSyntax
 		}
-		key, kend, err := unquoteAt(nil, b, i)
+		key, kend, err := keyAt(b, i)
 		if err != nil {
 			return 0, err
 		}
@@ -177,7 +177,7 @@ func walkObject(b []byte, i int, fn func(key string, b []byte, i int) (int, erro
 		if i >= len(b) {
 			return 0, errSyntax
 		}
-		if i, err = fn(string(key), b, i); err != nil {
+		if i, err = fn(key, b, i); err != nil {
 			return 0, err
 		}
 		i = space(b, i)
@@ -193,6 +193,18 @@ func walkObject(b []byte, i int, fn func(key string, b []byte, i int) (int, erro
 			return 0, errSyntax
 		}
 	}
+}
+
+// keyAt returns the unescaped key starting at b[i] == '"' and the index
+// after it. It finds the key's end first so that unquote reserves room for
+// the key, not for the rest of the envelope as unquoteAt(nil, b, i) would.
+func keyAt(b []byte, i int) (string, int, error) {
+	end, err := stringEnd(b, i)
+	if err != nil {
+		return "", 0, err
+	}
+	key, err := unquote(nil, b[i:end])
+	return string(key), end, err
 }
 
 // walkArray walks the array that is the whole of b, calling fn with the
