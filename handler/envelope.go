@@ -47,9 +47,10 @@ type batchMeta struct {
 var errEnvelope = errors.New("malformed invocation")
 
 // parseInvocation walks the envelope once: Data's members are kept (string
-// values unescaped on the way, never scanned twice), Metadata raw, the rest
-// skipped. Keys match case-insensitively and a repeated Data merges into the
-// first, as encoding/json would decode them.
+// values unescaped on the way, never scanned twice; a string holding an
+// array of strings is split into their values, see splitEvents), Metadata
+// raw, the rest skipped. Keys match case-insensitively and a repeated Data
+// merges into the first, as encoding/json would decode them.
 func parseInvocation(body []byte, bufs *buffers) (invocation, error) {
 	var inv invocation
 	var metaRaw []byte

@@ -11,7 +11,8 @@ import (
 // records, every quote escaped twice over), so it is not decoded with
 // encoding/json, which would validate and copy it several times. The
 // functions here walk it once to find the members the handler reads and
-// unescape each event body once. Event bodies are validated record by
+// unescape each event body once (both of its layers of escapes at once, in
+// split.go, when the events binding has the usual form). Event bodies are validated record by
 // record when they are decoded.
 
 var errSyntax = errors.New("invalid JSON")
