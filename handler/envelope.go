@@ -19,11 +19,16 @@ type invocation struct {
 }
 
 // binding is one input binding's value: a JSON string already unescaped
-// (decoded), or any other JSON value raw.
+// (decoded), or any other JSON value raw. A JSON string holding a JSON
+// array of JSON strings (the events binding with dataType string) is split
+// into its elements' values instead (split, bodies), in one pass, and not
+// kept decoded.
 type binding struct {
 	raw     []byte
 	decoded []byte
 	str     bool
+	split   bool
+	bodies  [][]byte
 }
 
 // batchMeta is what drswatch uses of an Event Hubs batch's metadata.
@@ -42,9 +47,10 @@ type batchMeta struct {
 var errEnvelope = errors.New("malformed invocation")
 
 // parseInvocation walks the envelope once: Data's members are kept (string
-// values unescaped on the way, never scanned twice), Metadata raw, the rest
-// skipped. Keys match case-insensitively and a repeated Data merges into the
-// first, as encoding/json would decode them.
+// values unescaped on the way, never scanned twice; a string holding an
+// array of strings is split into their values, see splitEvents), Metadata
+// raw, the rest skipped. Keys match case-insensitively and a repeated Data
+// merges into the first, as encoding/json would decode them.
 func parseInvocation(body []byte, bufs *buffers) (invocation, error) {
 	var inv invocation
 	var metaRaw []byte
@@ -56,10 +62,8 @@ func parseInvocation(body []byte, bufs *buffers) (invocation, error) {
 			}
 			return walkObject(b, i, func(k string, b []byte, i int) (int, error) {
 				if b[i] == '"' {
-					// The events string is most of the envelope: size its
-					// buffer once instead of growing it.
-					dec, end, err := unquoteAt(bufs.get(len(b)-i), b, i)
-					inv.Data[k] = binding{raw: b[i:max(end, i)], decoded: dec, str: true}
+					bd, end, err := stringBinding(b, i, bufs)
+					inv.Data[k] = bd
 					return end, err
 				}
 				end, err := valueEnd(b, i)
@@ -92,6 +96,18 @@ func parseInvocation(body []byte, bufs *buffers) (invocation, error) {
 	return inv, nil
 }
 
+// stringBinding decodes the binding whose value is the JSON string at
+// b[i] == '"', and returns the index after it. The events string is most of
+// the envelope: its buffer is sized once instead of grown.
+func stringBinding(b []byte, i int, bufs *buffers) (binding, int, error) {
+	buf := bufs.get(len(b) - i)
+	if _, bodies, end, ok := splitEvents(buf, b, i); ok {
+		return binding{raw: b[i:end], str: true, split: true, bodies: bodies}, end, nil
+	}
+	dec, end, err := unquoteAt(buf, b, i)
+	return binding{raw: b[i:max(end, i)], decoded: dec, str: true}, end, err
+}
+
 // unwrap peels JSON-string layers: the host encodes arrays (and, on older
 // hosts, everything) as a JSON string holding JSON text.
 func unwrap(raw []byte) ([]byte, error) {
@@ -113,6 +129,9 @@ func unwrap(raw []byte) ([]byte, error) {
 // dataType string each element is a JSON string holding the body; without
 // dataType each element is the parsed body itself.
 func decodeEvents(bd binding, bufs *buffers) ([][]byte, error) {
+	if bd.split {
+		return bd.bodies, nil
+	}
 	raw := bd.raw
 	if bd.str {
 		raw = bd.decoded

@@ -11,7 +11,8 @@ import (
 // records, every quote escaped twice over), so it is not decoded with
 // encoding/json, which would validate and copy it several times. The
 // functions here walk it once to find the members the handler reads and
-// unescape each event body once. Event bodies are validated record by
+// unescape each event body once (both of its layers of escapes at once, in
+// split.go, when the events binding has the usual form). Event bodies are validated record by
 // record when they are decoded.
 
 var errSyntax = errors.New("invalid JSON")
@@ -165,7 +166,7 @@ func walkObject(b []byte, i int, fn func(key string, b []byte, i int) (int, erro
 		if i >= len(b) || b[i] != '"' {
 			return 0, errSyntax
 		}
-		key, kend, err := unquoteAt(nil, b, i)
+		key, kend, err := keyAt(b, i)
 		if err != nil {
 			return 0, err
 		}
@@ -177,7 +178,7 @@ func walkObject(b []byte, i int, fn func(key string, b []byte, i int) (int, erro
 		if i >= len(b) {
 			return 0, errSyntax
 		}
-		if i, err = fn(string(key), b, i); err != nil {
+		if i, err = fn(key, b, i); err != nil {
 			return 0, err
 		}
 		i = space(b, i)
@@ -193,6 +194,18 @@ func walkObject(b []byte, i int, fn func(key string, b []byte, i int) (int, erro
 			return 0, errSyntax
 		}
 	}
+}
+
+// keyAt returns the unescaped key starting at b[i] == '"' and the index
+// after it. It finds the key's end first so that unquote reserves room for
+// the key, not for the rest of the envelope as unquoteAt(nil, b, i) would.
+func keyAt(b []byte, i int) (string, int, error) {
+	end, err := stringEnd(b, i)
+	if err != nil {
+		return "", 0, err
+	}
+	key, err := unquote(nil, b[i:end])
+	return string(key), end, err
 }
 
 // walkArray walks the array that is the whole of b, calling fn with the
@@ -305,24 +318,12 @@ func unquoteAt(dst, b []byte, i int) ([]byte, int, error) {
 		case 't':
 			dst[n] = '\t'
 		case 'u':
-			r, ok := hex4(b[i+2:])
+			r, next, ok := escapeAt(b, i)
 			if !ok {
 				return nil, 0, errSyntax
 			}
-			i += 6
-			if utf16.IsSurrogate(r) {
-				r2, ok := rune(0), false
-				if i+6 <= len(b) && b[i] == '\\' && b[i+1] == 'u' {
-					r2, ok = hex4(b[i+2:])
-				}
-				if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
-					r = dec
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			}
 			n += utf8.EncodeRune(dst[n:], r)
+			i = next
 			continue
 		default:
 			return nil, 0, errSyntax
@@ -365,23 +366,70 @@ func appendUTF8(dst, run []byte) []byte {
 	return dst
 }
 
+// escapeAt decodes the escape starting at b[i] == '\\' as unquoteAt does
+// and returns its value and the index after it.
+func escapeAt(b []byte, i int) (rune, int, bool) {
+	if i+1 >= len(b) {
+		return 0, 0, false
+	}
+	switch e := b[i+1]; e {
+	case '"', '\\', '/':
+		return rune(e), i + 2, true
+	case 'b':
+		return '\b', i + 2, true
+	case 'f':
+		return '\f', i + 2, true
+	case 'n':
+		return '\n', i + 2, true
+	case 'r':
+		return '\r', i + 2, true
+	case 't':
+		return '\t', i + 2, true
+	case 'u':
+		r, ok := hex4(b[i+2:])
+		if !ok {
+			return 0, 0, false
+		}
+		i += 6
+		if utf16.IsSurrogate(r) {
+			r2, ok := rune(0), false
+			if i+6 <= len(b) && b[i] == '\\' && b[i+1] == 'u' {
+				r2, ok = hex4(b[i+2:])
+			}
+			if dec := utf16.DecodeRune(r, r2); ok && dec != utf8.RuneError {
+				return dec, i + 6, true
+			}
+			return utf8.RuneError, i, true
+		}
+		return r, i, true
+	}
+	return 0, 0, false
+}
+
 func hex4(s []byte) (rune, bool) {
 	if len(s) < 4 {
 		return 0, false
 	}
 	var r rune
 	for _, c := range s[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			c = c - 'A' + 10
-		default:
+		d, ok := unhex(c)
+		if !ok {
 			return 0, false
 		}
-		r = r<<4 | rune(c)
+		r = r<<4 | d
 	}
 	return r, true
+}
+
+// unhex returns the value of the hex digit c.
+func unhex(c byte) (rune, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return rune(c - '0'), true
+	case c >= 'a' && c <= 'f':
+		return rune(c - 'a' + 10), true
+	case c >= 'A' && c <= 'F':
+		return rune(c - 'A' + 10), true
+	}
+	return 0, false
 }

@@ -88,6 +88,9 @@ func scanSeeds(t testing.TB) [][]byte {
 	} {
 		out = append(out, []byte(s))
 	}
+	for _, c := range splitCases() {
+		out = append(out, []byte(`{"Data":{"events":`+c.raw+`},"Metadata":{}}`))
+	}
 	return out
 }
 
