@@ -115,7 +115,9 @@ func (r *Report) handler(ctx context.Context, cfg Config, storeName string, even
 
 	// Matching traffic, with every fourth batch taken from traffic without
 	// any MAB -> DRS record.
-	match := gen.New(gen.Config{Seed: cfg.Seed, Bodies: cfg.Batches * events, RecordsPerBody: RecordsPerEvent, Span: time.Duration(cfg.Batches) * 10 * time.Minute})
+	// One phishing session per batch on average, so the latency percentiles
+	// rest on tens of alerts, not a handful.
+	match := gen.New(gen.Config{Seed: cfg.Seed, Bodies: cfg.Batches * events, RecordsPerBody: RecordsPerEvent, Span: time.Duration(cfg.Batches) * 10 * time.Minute, Attacks: cfg.Batches})
 	none := gen.New(gen.Config{Seed: cfg.Seed + 1, Bodies: cfg.Batches * events, RecordsPerBody: RecordsPerEvent, MatchShare: -1, Attacks: -1})
 
 	var lat []time.Duration
@@ -195,7 +197,9 @@ func (r *Report) handler(ctx context.Context, cfg Config, storeName string, even
 		d99 := pct(det, 99)
 		row := Row{"detection latency p99, " + label + " (" + shape + "; request received -> alert to sink)",
 			fmt.Sprintf("%s (p50 %s, %d alerts)", ms(d99), ms(pct(det, 50)), len(det)), "", "", "", Info}
-		if storeName == "azurite" {
+		// The target is for batches as drswatch is deployed (host.json's
+		// maxEventBatchSize); the 100-event figure is shown for comparison.
+		if storeName == "azurite" && events == DeployedBatch {
 			row.Target, row.Status = "< 50 ms", status(d99 < 50*time.Millisecond)
 		}
 		r.Rows = append(r.Rows, row)
