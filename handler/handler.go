@@ -181,11 +181,12 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.Timeout)
 	defer cancel()
+	procStart := h.o.Now()
 	res, err := h.proc.Process(ctx, events)
 	took := h.o.Now().Sub(start)
 	for _, a := range res.Alerts {
 		log.Info("alert", "alert_id", a.AlertID, "revision", a.Revision, "delivered", a.Delivered,
-			"latency_ms", a.SinceReceived.Milliseconds(), "since_enqueued_ms", a.SinceEnqueued.Milliseconds())
+			"latency_ms", (procStart.Sub(start) + a.SinceReceived).Milliseconds(), "since_enqueued_ms", a.SinceEnqueued.Milliseconds())
 	}
 	for _, e := range res.DeliveryErrors {
 		log.Warn("alert delivery deferred to Sweep", "error", truncate(e.Error(), 500))
