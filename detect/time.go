@@ -110,6 +110,18 @@ func (c *scanner) date() (y, mo, d int, ok bool) {
 	return y, mo, d, ok
 }
 
+// clock reads H:mm:ss with a one- or two-digit hour.
+func (c *scanner) clock() (h, mi, sec int, ok bool) {
+	if h, _, ok = c.digits(1, 2); !ok || !c.lit(':') {
+		return 0, 0, 0, false
+	}
+	if mi, _, ok = c.digits(2, 2); !ok || !c.lit(':') {
+		return 0, 0, 0, false
+	}
+	sec, _, ok = c.digits(2, 2)
+	return h, mi, sec, ok
+}
+
 // parseISO8601 accepts yyyy-MM-dd, optionally followed by T and HH, HH:mm,
 // HH:mm:ss with an optional fraction of 1 to 9 digits (dot or comma), and an
 // optional offset.
@@ -175,15 +187,7 @@ func parseUS(s string) (time.Time, bool) {
 	if !ok || !c.lit(' ') {
 		return time.Time{}, false
 	}
-	h, _, ok := c.digits(1, 2)
-	if !ok || !c.lit(':') {
-		return time.Time{}, false
-	}
-	mi, _, ok := c.digits(2, 2)
-	if !ok || !c.lit(':') {
-		return time.Time{}, false
-	}
-	sec, _, ok := c.digits(2, 2)
+	h, mi, sec, ok := c.clock()
 	if !ok {
 		return time.Time{}, false
 	}
@@ -230,15 +234,7 @@ func parseLooseISO(s string) (time.Time, bool) {
 	if !ok || !c.lit('T') {
 		return time.Time{}, false
 	}
-	h, _, ok := c.digits(1, 2)
-	if !ok || !c.lit(':') {
-		return time.Time{}, false
-	}
-	mi, _, ok := c.digits(2, 2)
-	if !ok || !c.lit(':') {
-		return time.Time{}, false
-	}
-	sec, _, ok := c.digits(2, 2)
+	h, mi, sec, ok := c.clock()
 	if !ok || !c.lit('.') {
 		return time.Time{}, false
 	}
