@@ -5,7 +5,6 @@
 //	drswatch serve                    the Azure Functions custom handler
 //	drswatch gen [flags]              generate realistic sign-in traffic
 //	drswatch bench [flags]            measure throughput, latency, storage calls and memory
-//	drswatch version
 package main
 
 import (
