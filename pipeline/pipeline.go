@@ -94,6 +94,7 @@ type Processor struct {
 	store Store
 	sink  Sink
 	o     Options
+	pf    detect.Prefilter // built once: it holds the ids' lookup table
 }
 
 // New returns a Processor.
@@ -122,7 +123,7 @@ func New(st Store, sink Sink, o Options) *Processor {
 	if o.GroupConcurrency <= 0 {
 		o.GroupConcurrency = 8
 	}
-	return &Processor{store: st, sink: sink, o: o}
+	return &Processor{store: st, sink: sink, o: o, pf: o.Rule.Prefilter()}
 }
 
 // Event is one Event Hub event: its body and, when known, when Event Hubs
@@ -182,7 +183,6 @@ func (p *Processor) Process(ctx context.Context, events []Event) (Result, error)
 	start := p.o.Now()
 	res := Result{Events: len(events)}
 	work := map[string]*groupWork{}
-	pf := p.o.Rule.Prefilter()
 	decode := detect.DecodeRecordFast
 	if p.o.FullDecode {
 		decode = detect.DecodeRecord
@@ -217,7 +217,7 @@ func (p *Processor) Process(ctx context.Context, events []Event) (Result, error)
 			res.Records += detect.SplitBody(ev.Body, handle)
 			continue
 		}
-		n, rejected := detect.ScanBody(ev.Body, pf, handle)
+		n, rejected := detect.ScanBody(ev.Body, p.pf, handle)
 		res.Records += n
 		if rejected > 0 {
 			if res.Skipped == nil {
