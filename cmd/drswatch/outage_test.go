@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/drswatch/drswatch/internal/azuritetest"
+	"github.com/drswatch/drswatch/internal/testenv"
 )
 
 // TestServeStartsWithAzuriteDown is a fresh deployment whose storage does
@@ -20,7 +20,7 @@ import (
 // the store answers, then 2xx; after the host's redelivery the alerts are
 // a clean run's.
 func TestServeStartsWithAzuriteDown(t *testing.T) {
-	srv := azuritetest.Start(t, azuritetest.Persistent())
+	srv := testenv.StartAzurite(t, testenv.Persistent())
 	if srv.External() {
 		t.Skip("cannot stop an external table service")
 	}
