@@ -26,8 +26,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/detect"
-	"github.com/drswatch/drswatch/internal/azuritetest"
 	"github.com/drswatch/drswatch/internal/fixture"
+	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/store"
 	"github.com/drswatch/drswatch/store/tablestore"
 )
@@ -35,7 +35,7 @@ import (
 var soak = flag.Bool("soak", false, "run the long fault runs (make soak)")
 
 var (
-	azurite azuritetest.Shared
+	azurite testenv.SharedAzurite
 	binary  string
 )
 
@@ -398,7 +398,7 @@ func TestSoakTwoProcesses(t *testing.T) {
 }
 
 func TestSoakKill(t *testing.T) {
-	srv := azuritetest.Start(t, azuritetest.Persistent())
+	srv := testenv.StartAzurite(t, testenv.Persistent())
 	n, kills := 12, 3
 	if *soak {
 		n, kills = 600, 150
