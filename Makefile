@@ -25,7 +25,7 @@ tools: $(NPM_OK)
 
 # Everything: vet, unit and Azurite-backed tests (race detector on), the
 # Bicep syntax check, and a few seconds of each fuzz target.
-# Azurite is started by the tests themselves (internal/azuritetest) on a free
+# Azurite is started by the tests themselves (internal/testenv) on a free
 # loopback port, in memory, and stopped when they end.
 test: tools
 	$(GO) vet ./...
