@@ -208,16 +208,19 @@ func UnionGroups(a, b *Group) *Group {
 }
 
 // EvaluateSliding decides whether a session's sliding alert needs a new
-// revision. union holds the seed groups of the session's AlertWindow and the
+// revision, with the chain columns of view (nil: none). union holds the seed groups of the session's AlertWindow and the
 // bucket after it (UnionGroups). The alert's window is those two buckets;
 // its id is the session's SlidingID. Like Evaluate, it returns ok == false
 // when nothing an analyst sees changed.
-func (r Rule) EvaluateSliding(s *Session, union *Group, now time.Time) (Alert, bool) {
+func (r Rule) EvaluateSliding(s *Session, union *Group, now time.Time, view *ChainView) (Alert, bool) {
 	if s.AlertWindow.IsZero() {
 		return Alert{}, false
 	}
 	sr := r.SlidingRule()
 	a := sr.alert(union)
+	if view != nil {
+		a.ApplyChain(*view)
+	}
 	a.AlertID = s.Key.SlidingID(s.AlertWindow)
 	a.WindowStart = Time{s.AlertWindow}
 	a.WindowEnd = Time{s.AlertWindow.Add(2 * r.Window)}

@@ -76,7 +76,7 @@ func TestUserChainWatched(t *testing.T) {
 // TestUserChainWorstCaseSize: a chain at every bound, with every value at
 // its longest, fits one entity.
 func TestUserChainWorstCaseSize(t *testing.T) {
-	long := strings.Repeat("\u00e9", MaxValueBytes/2)
+	long := strings.Repeat("\u00e9", MaxChainValueBytes/2)
 	c := &UserChain{UPN: strings.Repeat("u", MaxKeyBytes)}
 	base := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	for i := range MaxUserRegistrations + 5 {
