@@ -80,7 +80,7 @@ func (r *Registration) Established() bool { return !r.RegisteredAt.IsZero() }
 func (r *Registration) Merge(a DeviceAudit) bool {
 	// Past the bound a record cannot be told from one merged before; it is
 	// merged again, which changes nothing (every field merge is idempotent).
-	if found, _ := insertSorted(&r.Records, hash64(a.ID), maxRegistrationRecords); found {
+	if added, full := insertSorted(&r.Records, hash64(a.ID), maxRegistrationRecords); !added && !full {
 		return false
 	}
 	r.merge(a)
