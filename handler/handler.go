@@ -22,7 +22,7 @@ import (
 
 // Processor is what the handler needs from the pipeline.
 type Processor interface {
-	Process(ctx context.Context, events []pipeline.Event) (pipeline.Result, error)
+	Process(ctx context.Context, b pipeline.Batch) (pipeline.Result, error)
 	Sweep(ctx context.Context) (pipeline.SweepResult, error)
 }
 
@@ -179,17 +179,21 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 	}
 	log = log.With(attrs...)
 
+	// Not the request's context: a batch in flight finishes its commits (and
+	// their delivery) even if the host disconnects, so a group is never left
+	// half done; the timeout still bounds it.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.Timeout)
 	defer cancel()
-	procStart := h.o.Now()
-	res, err := h.proc.Process(ctx, events)
+	res, err := h.proc.Process(ctx, pipeline.Batch{Events: events, Received: start})
 	took := h.o.Now().Sub(start)
 	for _, a := range res.Alerts {
-		log.Info("alert", "alert_id", a.AlertID, "revision", a.Revision, "delivered", a.Delivered,
-			"latency_ms", (procStart.Sub(start) + a.SinceReceived).Milliseconds(), "since_enqueued_ms", a.SinceEnqueued.Milliseconds())
+		log.Info("alert", "alert_id", a.AlertID, "revision", a.Revision, "delivered", a.Outcome == pipeline.Delivered,
+			"latency_ms", a.Latency.Milliseconds(), "since_enqueued_ms", a.SinceEnqueued.Milliseconds())
 	}
-	for _, e := range res.DeliveryErrors {
-		log.Warn("alert delivery deferred to Sweep", "error", truncate(e.Error(), 500))
+	for _, a := range res.Alerts {
+		if a.Err != nil {
+			log.Warn("alert delivery deferred to Sweep", "error", truncate(a.Err.Error(), 500))
+		}
 	}
 	summary := []any{"records", res.Records, "matched", res.Matched, "skipped", res.Skipped,
 		"groups", res.Groups, "writes", res.Writes, "alerts", len(res.Alerts), "took_ms", took.Milliseconds()}
@@ -211,11 +215,14 @@ func (h *Handler) sweep(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.readInvocation(w, r, log, &bufs); !ok {
 		return
 	}
+	// As for a batch: a sweep in flight finishes what it started.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.Timeout)
 	defer cancel()
 	res, err := h.proc.Sweep(ctx)
-	for _, e := range res.Errors {
-		log.Warn("resend failed", "error", truncate(e.Error(), 500))
+	for _, d := range res.Deliveries {
+		if d.Err != nil {
+			log.Warn("resend failed", "error", truncate(d.Err.Error(), 500))
+		}
 	}
 	summary := []any{"expired", res.Expired, "resent", res.Resent, "delivered", res.Delivered,
 		"dropped", res.Dropped, "pending", res.Pending, "took_ms", h.o.Now().Sub(start).Milliseconds()}

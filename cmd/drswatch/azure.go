@@ -18,10 +18,15 @@ import (
 // (Azurite) when given, else the service URI with DefaultAzureCredential
 // (the Function's managed identity in Azure).
 func openTableStore(ctx context.Context, cfg config.Config) (pipeline.Store, func(), error) {
+	// The table is still created on open, as before tablestore.New stopped
+	// doing it; DRSWATCH_CREATE_TABLE is to decide this (see TEAM.md).
 	if cfg.TableConnection != "" {
-		st, err := tablestore.NewFromConnectionString(ctx, cfg.TableConnection, cfg.TableName, nil)
+		st, err := tablestore.NewFromConnectionString(cfg.TableConnection, cfg.TableName, nil)
 		if err != nil {
 			return nil, nil, fmt.Errorf("open table %s: %w", cfg.TableName, err)
+		}
+		if err := st.CreateTable(ctx); err != nil {
+			return nil, nil, err
 		}
 		return st, func() {}, nil
 	}
@@ -29,9 +34,12 @@ func openTableStore(ctx context.Context, cfg config.Config) (pipeline.Store, fun
 	if err != nil {
 		return nil, nil, fmt.Errorf("azure credential: %w", err)
 	}
-	st, err := tablestore.New(ctx, cfg.TableServiceURI, cfg.TableName, cred, nil)
+	st, err := tablestore.New(cfg.TableServiceURI, cfg.TableName, cred, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open table %s at %s: %w", cfg.TableName, cfg.TableServiceURI, err)
+	}
+	if err := st.CreateTable(ctx); err != nil {
+		return nil, nil, err
 	}
 	return st, func() {}, nil
 }
