@@ -19,7 +19,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/stretchr/testify/require"
 
-	"github.com/drswatch/drswatch/internal/azuritetest"
+	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/store"
 	"github.com/drswatch/drswatch/store/storetest"
 	"github.com/drswatch/drswatch/store/tablestore"
@@ -27,7 +27,7 @@ import (
 
 var _ storetest.Store = (*tablestore.Store)(nil)
 
-var azurite azuritetest.Shared
+var azurite testenv.SharedAzurite
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -79,7 +79,7 @@ func TestCreateTableTwice(t *testing.T) {
 
 func TestNewSendsNothing(t *testing.T) {
 	// Nothing listens on port 1: a constructor that sent a request would fail.
-	const down = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + azuritetest.AccountKey +
+	const down = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + testenv.AzuriteKey +
 		";TableEndpoint=http://127.0.0.1:1/devstoreaccount1;"
 	s, err := tablestore.NewFromConnectionString(down, "nothing", nil)
 	require.NoError(t, err)
@@ -131,7 +131,7 @@ func TestCallsPerCommit(t *testing.T) {
 }
 
 func TestAzuriteDownAndBack(t *testing.T) {
-	srv := azuritetest.Start(t, azuritetest.Persistent())
+	srv := testenv.StartAzurite(t, testenv.Persistent())
 	if srv.External() {
 		t.Skip("needs an Azurite started by the test")
 	}
