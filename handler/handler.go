@@ -216,9 +216,15 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	res, err := h.proc.Process(ctx, pipeline.Batch{Events: events, Received: start})
 	took := h.o.Now().Sub(start)
+	truncated := 0
 	for _, a := range res.Alerts {
 		log.Info("alert", "alert_id", a.AlertID, "revision", a.Revision, "delivered", a.Outcome == pipeline.Delivered,
 			"latency_ms", a.Latency.Milliseconds(), "since_enqueued_ms", a.SinceEnqueued.Milliseconds())
+		if len(a.TruncatedColumns) > 0 {
+			truncated++
+			log.Warn("alert value lists cut at their byte budget", "alert_id", a.AlertID, "revision", a.Revision,
+				"truncated_columns", a.TruncatedColumns, "outcome", "truncated")
+		}
 	}
 	for _, a := range res.Alerts {
 		if a.Err != nil {
@@ -226,7 +232,7 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	summary := []any{"records", res.Records, "matched", res.Matched, "skipped", res.Skipped,
-		"groups", res.Groups, "writes", res.Writes, "alerts", len(res.Alerts), "took_ms", took.Milliseconds()}
+		"groups", res.Groups, "writes", res.Writes, "alerts", len(res.Alerts), "truncated_alerts", truncated, "took_ms", took.Milliseconds()}
 	if err != nil {
 		status, failed := failure(err)
 		log.Error("batch failed; the host will retry it", append(summary, "failed", failed, "error", truncate(err.Error(), 1000))...)

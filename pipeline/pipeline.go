@@ -85,8 +85,10 @@ type Options struct {
 	// FutureSkew rejects records stamped further than this ahead of now; zero
 	// accepts any time (replay).
 	FutureSkew time.Duration
-	// CountryName maps an ISO 3166 code to an English name.
-	CountryName func(string) string
+	// Geo says where the alert's location and AS columns come from (GeoIP
+	// lookups, Entra's country names); nil keeps Entra's location with ISO
+	// country codes.
+	Geo *detect.Geo
 	// Pseudonymize, when set, replaces user principal names and display names
 	// in alert rows (not in state) by its result.
 	Pseudonymize func(string) string
@@ -316,6 +318,9 @@ type Revision struct {
 	store.Pending
 	// Enqueued is its group's GroupWork.Enqueued.
 	Enqueued time.Time
+	// TruncatedColumns names the value lists the revision had to cut (its
+	// TruncatedColumns column).
+	TruncatedColumns []string
 }
 
 // groupResult is what one group's commit did.
@@ -323,6 +328,7 @@ type groupResult struct {
 	matched, dups int
 	wrote         bool
 	pending       *store.Pending // the new revision, if any
+	truncated     []string       // the new revision's TruncatedColumns
 }
 
 // Commit merges each group of plan with its stored state and writes what
@@ -373,7 +379,7 @@ func (p *Processor) Commit(ctx context.Context, plan Plan, now time.Time) (Commi
 			c.Writes++
 		}
 		if r.pending != nil {
-			c.Revisions = append(c.Revisions, Revision{Pending: *r.pending, Enqueued: plan.Groups[i].Enqueued})
+			c.Revisions = append(c.Revisions, Revision{Pending: *r.pending, Enqueued: plan.Groups[i].Enqueued, TruncatedColumns: r.truncated})
 		}
 	}
 	return c, err
@@ -399,7 +405,7 @@ func (p *Processor) commitGroup(ctx context.Context, w *GroupWork, now time.Time
 		}
 		var r groupResult
 		for _, rec := range w.Records {
-			if g.Merge(rec, p.o.CountryName) {
+			if g.Merge(rec, p.o.Geo) {
 				r.matched++
 			} else {
 				r.dups++
@@ -410,6 +416,7 @@ func (p *Processor) commitGroup(ctx context.Context, w *GroupWork, now time.Time
 		}
 		var outbox []store.Pending
 		if alert, ok := p.o.Rule.Evaluate(g, now); ok {
+			r.truncated = alert.TruncatedColumns
 			row, err := p.encode(alert)
 			if err != nil {
 				return groupResult{}, fmt.Errorf("group %s: encode alert: %w", w.ID, err)
@@ -633,6 +640,9 @@ type AlertInfo struct {
 	// SinceEnqueued is from the newest contributing event's enqueue time to
 	// the end of its delivery; zero when unknown.
 	SinceEnqueued time.Duration
+	// TruncatedColumns names the value lists the revision had to cut (its
+	// TruncatedColumns column); callers log and count them.
+	TruncatedColumns []string
 }
 
 // Result counts what a batch did.
@@ -678,7 +688,7 @@ func (p *Processor) Process(ctx context.Context, b Batch) (Result, error) {
 		end := p.o.Now()
 		res.Alerts = make([]AlertInfo, len(ds))
 		for i, d := range ds {
-			res.Alerts[i] = AlertInfo{Delivery: d, Latency: end.Sub(b.Received)}
+			res.Alerts[i] = AlertInfo{Delivery: d, Latency: end.Sub(b.Received), TruncatedColumns: c.Revisions[i].TruncatedColumns}
 			if t := c.Revisions[i].Enqueued; !t.IsZero() {
 				res.Alerts[i].SinceEnqueued = end.Sub(t)
 			}
