@@ -651,7 +651,17 @@ func (p *Processor) commitSession(ctx context.Context, w *SessionWork, now time.
 			}
 		}
 		if added == 0 {
-			return nil, false, nil
+			if s.AlertWindow.IsZero() {
+				return nil, false, nil
+			}
+			// A retried batch records the alert in its user's chain, if the
+			// try before failed between the two.
+			_, seen, err := p.chainView(ctx, s.Key.UPN, s.AlertWindow)
+			if err != nil {
+				return nil, false, err
+			}
+			revs, err := p.linkAlert(ctx, s.Key.UPN, detect.AlertRef{ID: w.ID, Window: s.AlertWindow, Sliding: true}, seen, now)
+			return revs, false, err
 		}
 		if p.o.Lateness > 0 {
 			s.Trim(now.Add(-p.lifetime()))

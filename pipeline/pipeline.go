@@ -384,11 +384,11 @@ func (p *Processor) Commit(ctx context.Context, plan Plan, now time.Time) (Commi
 		g.Go(func() error {
 			defer p.calls.Release(1)
 			r, err := p.commitGroup(gctx, &plan.Groups[i], now)
+			results[i] = r // a group written before a later step failed still counts
 			if err != nil {
 				cancel(err)
 				return err
 			}
-			results[i] = r
 			return nil
 		})
 	}
@@ -441,6 +441,20 @@ func (p *Processor) commitGroup(ctx context.Context, w *GroupWork, now time.Time
 			}
 		}
 		if r.matched == 0 {
+			// Nothing new; but a retried batch must still record an
+			// alerting group in its user's chain, if the try before failed
+			// between the two.
+			if !p.o.SeedOnly && p.o.Rule.Alerting(g) {
+				_, seen, err := p.chainView(ctx, w.Key.UPN, w.Key.Window)
+				if err != nil {
+					return r, fmt.Errorf("group %s: %w", w.ID, err)
+				}
+				more, err := p.linkAlert(ctx, w.Key.UPN, detect.AlertRef{ID: w.ID, Window: w.Key.Window}, seen, now)
+				r.more = more
+				if err != nil {
+					return r, fmt.Errorf("group %s: link alert: %w", w.ID, err)
+				}
+			}
 			return r, nil
 		}
 		var outbox []store.Pending
