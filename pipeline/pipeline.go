@@ -83,10 +83,6 @@ type Options struct {
 	// GroupConcurrency bounds the groups of one batch whose state is read
 	// and written at the same time (default 8).
 	GroupConcurrency int
-	// FullDecode turns off the byte prefilter (detect.ScanBody) and the
-	// selective decoder (detect.DecodeRecordFast) and decodes every record in
-	// full: the reference path the fast one is tested against.
-	FullDecode bool
 }
 
 // Processor processes batches. It is safe for concurrent use.
@@ -183,13 +179,9 @@ func (p *Processor) Process(ctx context.Context, events []Event) (Result, error)
 	start := p.o.Now()
 	res := Result{Events: len(events)}
 	work := map[string]*groupWork{}
-	decode := detect.DecodeRecordFast
-	if p.o.FullDecode {
-		decode = detect.DecodeRecord
-	}
 	for _, ev := range events {
 		handle := func(raw []byte) {
-			rec, skip := decode(raw)
+			rec, skip := detect.DecodeRecord(raw)
 			if skip != detect.SkipNone {
 				res.skip(skip)
 				return
@@ -212,10 +204,6 @@ func (p *Processor) Process(ctx context.Context, events []Event) (Result, error)
 			if ev.EnqueuedAt.After(w.enqueued) {
 				w.enqueued = ev.EnqueuedAt
 			}
-		}
-		if p.o.FullDecode {
-			res.Records += detect.SplitBody(ev.Body, handle)
-			continue
 		}
 		n, rejected := detect.ScanBody(ev.Body, p.pf, handle)
 		res.Records += n

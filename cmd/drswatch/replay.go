@@ -237,7 +237,7 @@ func readLine(br *bufio.Reader, scratch *[]byte) ([]byte, error) {
 func checkStrict(body []byte) error {
 	var bad error
 	n := 0
-	detect.SplitBody(body, func(raw []byte) {
+	detect.ScanBody(body, detect.Prefilter{}, func(raw []byte) {
 		n++
 		if bad != nil {
 			return
