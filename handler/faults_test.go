@@ -17,8 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/detect"
-	"github.com/drswatch/drswatch/internal/azuritetest"
-	"github.com/drswatch/drswatch/internal/fakeingest"
+	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/pipeline"
 	"github.com/drswatch/drswatch/schema"
 	"github.com/drswatch/drswatch/sink/loganalytics"
@@ -69,7 +68,7 @@ func groupStates(t *testing.T, b *bed) map[string]string {
 }
 
 func TestAzuriteStoppedMidBatch(t *testing.T) {
-	srv := azuritetest.Start(t, azuritetest.Persistent())
+	srv := testenv.StartAzurite(t, testenv.Persistent())
 	if srv.External() {
 		t.Skip("cannot stop an external table service")
 	}
@@ -121,7 +120,7 @@ func TestAzuriteStoppedMidBatch(t *testing.T) {
 }
 
 func TestLogAnalyticsDownForALongStretch(t *testing.T) {
-	ingest := fakeingest.New(t, nil)
+	ingest := testenv.NewIngest(t, nil)
 	la, err := loganalytics.New(ingest.URL, ingest.RuleID(), ingest.Stream(), &azfake.TokenCredential{}, &loganalytics.Options{
 		MaxRetries: 1, RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 50 * time.Millisecond, CallTimeout: 5 * time.Second,
 		Validate: schema.ValidateRow, Transport: ingest.Client(),
@@ -131,7 +130,7 @@ func TestLogAnalyticsDownForALongStretch(t *testing.T) {
 	b := newBedWith(t, st, la, pipeline.Options{})
 	ref := newBed(t, memstore.New())
 
-	ingest.Down(fakeingest.Fault{Status: http.StatusServiceUnavailable})
+	ingest.Down(testenv.Fault{Status: http.StatusServiceUnavailable})
 	batches := scenario(8)
 	for hour := 0; hour < 6; hour++ { // six hours of outage, Sweep every five minutes
 		if hour < len(batches) {

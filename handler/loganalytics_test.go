@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/detect"
-	"github.com/drswatch/drswatch/internal/fakeingest"
+	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/pipeline"
 	"github.com/drswatch/drswatch/schema"
 	"github.com/drswatch/drswatch/sink/loganalytics"
@@ -24,15 +24,15 @@ import (
 // laSink returns the Log Analytics sink against a fake ingestion endpoint,
 // authenticated through the real azidentity managed identity path against
 // a fake App Service identity endpoint.
-func laSink(t *testing.T) (*loganalytics.Sink, *fakeingest.Server) {
+func laSink(t *testing.T) (*loganalytics.Sink, *testenv.Ingest) {
 	t.Helper()
-	mi := fakeingest.NewManagedIdentity(t)
+	mi := testenv.NewManagedIdentity(t)
 	mi.Setenv(t)
 	t.Setenv("AZURE_TOKEN_CREDENTIALS", "ManagedIdentityCredential")
-	t.Setenv("AZURE_CLIENT_ID", fakeingest.NewClientID())
+	t.Setenv("AZURE_CLIENT_ID", testenv.NewClientID())
 	cred, err := azidentity.NewDefaultAzureCredential(nil)
 	require.NoError(t, err)
-	srv := fakeingest.New(t, &fakeingest.Options{Token: mi.Token})
+	srv := testenv.NewIngest(t, &testenv.IngestOptions{Token: mi.Token})
 	s, err := loganalytics.New(srv.URL, srv.RuleID(), srv.Stream(), cred, &loganalytics.Options{
 		Validate:  schema.ValidateRow,
 		Transport: srv.Client(),
@@ -95,7 +95,7 @@ func TestLogAnalyticsOutbox(t *testing.T) {
 
 				s, srv := laSink(t)
 				b := newBedWith(t, sk.open(t), s, pipeline.Options{})
-				srv.Down(fakeingest.Fault{Status: 503})
+				srv.Down(testenv.Fault{Status: 503})
 				for i, bs := range batches {
 					b.mustBatch(bs) // 200 although delivery fails: the outbox holds the revisions
 					b.advance(30 * time.Second)

@@ -11,13 +11,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/drswatch/drswatch/internal/azuritetest"
+	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/pipeline"
 	"github.com/drswatch/drswatch/store/tablestore"
 )
 
 // azurite is one real Azurite table service for this package's tests.
-var azurite azuritetest.Shared
+var azurite testenv.SharedAzurite
 
 func TestMain(m *testing.M) {
 	flag.Parse()

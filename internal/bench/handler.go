@@ -16,7 +16,7 @@ import (
 
 	"github.com/drswatch/drswatch/gen"
 	"github.com/drswatch/drswatch/handler"
-	"github.com/drswatch/drswatch/internal/azuritetest"
+	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/pipeline"
 	"github.com/drswatch/drswatch/store/memstore"
 	"github.com/drswatch/drswatch/store/tablestore"
@@ -81,8 +81,8 @@ func (r *Report) handler(ctx context.Context, cfg Config, storeName string, even
 			r.skipHandler(label, "turned off")
 			return nil
 		case "":
-			srv, err := azuritetest.StartServer()
-			if errors.Is(err, azuritetest.ErrUnavailable) {
+			srv, err := testenv.StartAzuriteServer()
+			if errors.Is(err, testenv.ErrNoAzurite) {
 				r.skipHandler(label, "Azurite not installed (npm ci)")
 				return nil
 			}

@@ -14,7 +14,7 @@ import (
 // The only key allowed in the repository is Azurite's development account
 // key: it is published in Azurite's and the Azure SDKs' documentation, works
 // only against the local emulator, and local.settings.example.json and
-// internal/azuritetest need it. The Event Hubs emulator's connection string
+// internal/testenv need it. The Event Hubs emulator's connection string
 // uses the documented placeholder SAS_KEY_VALUE, which is not a key.
 const azuriteKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 

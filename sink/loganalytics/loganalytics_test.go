@@ -15,7 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/stretchr/testify/require"
 
-	"github.com/drswatch/drswatch/internal/fakeingest"
+	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/schema"
 	"github.com/drswatch/drswatch/sink"
 	"github.com/drswatch/drswatch/sink/loganalytics"
@@ -41,7 +41,7 @@ func fastOptions() *loganalytics.Options {
 	}
 }
 
-func newSink(t *testing.T, srv *fakeingest.Server, opts *loganalytics.Options, cred azcore.TokenCredential) *loganalytics.Sink {
+func newSink(t *testing.T, srv *testenv.Ingest, opts *loganalytics.Options, cred azcore.TokenCredential) *loganalytics.Sink {
 	t.Helper()
 	if opts == nil {
 		opts = fastOptions()
@@ -138,7 +138,7 @@ func TestNewRejectsBadArguments(t *testing.T) {
 }
 
 func TestSendHappyPath(t *testing.T) {
-	srv := fakeingest.New(t, nil)
+	srv := testenv.NewIngest(t, nil)
 	s := newSink(t, srv, nil, nil)
 	in := rows(50, 100)
 	// A row with insignificant whitespace is sent as is and still valid.
@@ -163,7 +163,7 @@ func TestSendHappyPath(t *testing.T) {
 func TestSendTransientFailures(t *testing.T) {
 	tests := []struct {
 		name      string
-		setup     func(srv *fakeingest.Server)
+		setup     func(srv *testenv.Ingest)
 		opts      func(o *loganalytics.Options)
 		wantKind  sink.Kind // 0: every row delivered
 		wantCalls int
@@ -172,30 +172,30 @@ func TestSendTransientFailures(t *testing.T) {
 	}{
 		{
 			name:      "503 twice then back",
-			setup:     func(srv *fakeingest.Server) { srv.FailCalls(1, 2, fakeingest.Fault{Status: 503}) },
+			setup:     func(srv *testenv.Ingest) { srv.FailCalls(1, 2, testenv.Fault{Status: 503}) },
 			wantCalls: 3,
 			maxTime:   2 * time.Second,
 		},
 		{
 			name: "500 502 504 then back",
-			setup: func(srv *fakeingest.Server) {
-				srv.FailCall(1, fakeingest.Fault{Status: 500})
-				srv.FailCall(2, fakeingest.Fault{Status: 502})
-				srv.FailCall(3, fakeingest.Fault{Status: 504})
+			setup: func(srv *testenv.Ingest) {
+				srv.FailCall(1, testenv.Fault{Status: 500})
+				srv.FailCall(2, testenv.Fault{Status: 502})
+				srv.FailCall(3, testenv.Fault{Status: 504})
 			},
 			wantCalls: 4,
 			maxTime:   2 * time.Second,
 		},
 		{
 			name:      "429 with Retry-After honoured",
-			setup:     func(srv *fakeingest.Server) { srv.FailCall(1, fakeingest.Fault{Status: 429, RetryAfter: time.Second}) },
+			setup:     func(srv *testenv.Ingest) { srv.FailCall(1, testenv.Fault{Status: 429, RetryAfter: time.Second}) },
 			wantCalls: 2,
 			minTime:   900 * time.Millisecond,
 			maxTime:   3 * time.Second,
 		},
 		{
 			name:      "503 until retries run out",
-			setup:     func(srv *fakeingest.Server) { srv.Down(fakeingest.Fault{Status: 503}) },
+			setup:     func(srv *testenv.Ingest) { srv.Down(testenv.Fault{Status: 503}) },
 			opts:      func(o *loganalytics.Options) { o.MaxRetries = 2 },
 			wantKind:  sink.KindUnavailable,
 			wantCalls: 3,
@@ -203,21 +203,21 @@ func TestSendTransientFailures(t *testing.T) {
 		},
 		{
 			name:      "429 asking longer than MaxRetryDelay is not waited for",
-			setup:     func(srv *fakeingest.Server) { srv.Down(fakeingest.Fault{Status: 429, RetryAfter: 30 * time.Second}) },
+			setup:     func(srv *testenv.Ingest) { srv.Down(testenv.Fault{Status: 429, RetryAfter: 30 * time.Second}) },
 			wantKind:  sink.KindThrottled,
 			wantCalls: 1,
 			maxTime:   time.Second,
 		},
 		{
 			name:      "403 is reported, not permanent",
-			setup:     func(srv *fakeingest.Server) { srv.Down(fakeingest.Fault{Status: 403}) },
+			setup:     func(srv *testenv.Ingest) { srv.Down(testenv.Fault{Status: 403}) },
 			wantKind:  sink.KindUnauthorized,
 			wantCalls: 1,
 			maxTime:   time.Second,
 		},
 		{
 			name:      "call timeout",
-			setup:     func(srv *fakeingest.Server) { srv.Down(fakeingest.Fault{Status: 503, Delay: 10 * time.Second}) },
+			setup:     func(srv *testenv.Ingest) { srv.Down(testenv.Fault{Status: 503, Delay: 10 * time.Second}) },
 			opts:      func(o *loganalytics.Options) { o.CallTimeout = 300 * time.Millisecond },
 			wantKind:  sink.KindTimeout,
 			wantCalls: 1,
@@ -227,7 +227,7 @@ func TestSendTransientFailures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := fakeingest.New(t, nil)
+			srv := testenv.NewIngest(t, nil)
 			tc.setup(srv)
 			o := fastOptions()
 			if tc.opts != nil {
@@ -263,15 +263,15 @@ func TestSendTransientFailures(t *testing.T) {
 }
 
 func TestSendErrorsCarryReasons(t *testing.T) {
-	srv := fakeingest.New(t, nil)
-	srv.Down(fakeingest.Fault{Status: 429, RetryAfter: 30 * time.Second})
+	srv := testenv.NewIngest(t, nil)
+	srv.Down(testenv.Fault{Status: 429, RetryAfter: 30 * time.Second})
 	errs := newSink(t, srv, nil, nil).Send(context.Background(), rows(1, 0))
 	se := requireKind(t, errs[0], sink.KindThrottled)
 	require.Equal(t, 429, se.StatusCode)
 	require.Equal(t, "TooManyRequests", se.Code)
 	require.Equal(t, 30*time.Second, se.RetryAfter)
 
-	srv.Down(fakeingest.Fault{Status: 403})
+	srv.Down(testenv.Fault{Status: 403})
 	errs = newSink(t, srv, nil, nil).Send(context.Background(), rows(1, 0))
 	se = requireKind(t, errs[0], sink.KindUnauthorized)
 	require.Contains(t, se.Error(), "Monitoring Metrics Publisher")
@@ -281,8 +281,8 @@ func TestSendErrorsCarryReasons(t *testing.T) {
 }
 
 func TestSendStopsAfterTransientFailure(t *testing.T) {
-	srv := fakeingest.New(t, nil)
-	srv.Down(fakeingest.Fault{Status: 503})
+	srv := testenv.NewIngest(t, nil)
+	srv.Down(testenv.Fault{Status: 503})
 	o := fastOptions()
 	o.MaxRetries = -1
 	o.MaxCallBytes = 2_000
@@ -300,7 +300,7 @@ func TestSendStopsAfterTransientFailure(t *testing.T) {
 }
 
 func TestSendSplitsAtLimit(t *testing.T) {
-	srv := fakeingest.New(t, nil)
+	srv := testenv.NewIngest(t, nil)
 	s := newSink(t, srv, nil, nil)
 	in := rows(1200, 3000) // about 3.8 MB
 
@@ -324,15 +324,15 @@ func TestSendSplitsAtLimit(t *testing.T) {
 func TestSendSplitsOn413(t *testing.T) {
 	tests := []struct {
 		name  string
-		setup func(srv *fakeingest.Server)
-		fake  *fakeingest.Options
+		setup func(srv *testenv.Ingest)
+		fake  *testenv.IngestOptions
 	}{
-		{name: "service limit lower than ours", fake: &fakeingest.Options{MaxBytes: 300_000}},
-		{name: "injected 413", setup: func(srv *fakeingest.Server) { srv.FailCall(1, fakeingest.Fault{Status: 413}) }},
+		{name: "service limit lower than ours", fake: &testenv.IngestOptions{MaxBytes: 300_000}},
+		{name: "injected 413", setup: func(srv *testenv.Ingest) { srv.FailCall(1, testenv.Fault{Status: 413}) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := fakeingest.New(t, tc.fake)
+			srv := testenv.NewIngest(t, tc.fake)
 			if tc.setup != nil {
 				tc.setup(srv)
 			}
@@ -360,7 +360,7 @@ func TestSendIsolatesRejectedRows(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := fakeingest.New(t, nil)
+			srv := testenv.NewIngest(t, nil)
 			in := rows(40, 50)
 			bad := map[string]bool{}
 			for _, i := range tc.bad {
@@ -372,7 +372,7 @@ func TestSendIsolatesRejectedRows(t *testing.T) {
 			if !tc.corrupt {
 				srv.FailRows(func(r []byte) bool {
 					return bad[alertIDs(t, [][]byte{r})[0]]
-				}, fakeingest.Fault{Status: 400, Code: "RowRejected", Message: "rejected for the test"})
+				}, testenv.Fault{Status: 400, Code: "RowRejected", Message: "rejected for the test"})
 			}
 
 			errs := newSink(t, srv, nil, nil).Send(context.Background(), in)
@@ -413,7 +413,7 @@ func TestSendLocalChecks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := fakeingest.New(t, nil)
+			srv := testenv.NewIngest(t, nil)
 			o := fastOptions()
 			if tc.validate {
 				o.Validate = schema.ValidateRow
@@ -431,7 +431,7 @@ func TestSendLocalChecks(t *testing.T) {
 }
 
 func TestSendServiceSaysRowTooLarge(t *testing.T) {
-	srv := fakeingest.New(t, &fakeingest.Options{MaxBytes: 5_000})
+	srv := testenv.NewIngest(t, &testenv.IngestOptions{MaxBytes: 5_000})
 	in := [][]byte{row(0, 10), row(1, 8_000), row(2, 10)}
 	errs := newSink(t, srv, nil, nil).Send(context.Background(), in)
 	require.NoError(t, errs[0])
@@ -442,7 +442,7 @@ func TestSendServiceSaysRowTooLarge(t *testing.T) {
 }
 
 func TestSendConfigErrorsAreNotPermanent(t *testing.T) {
-	srv := fakeingest.New(t, nil)
+	srv := testenv.NewIngest(t, nil)
 	o := fastOptions()
 	o.Transport = srv.Client()
 	s, err := loganalytics.New(srv.URL, srv.RuleID(), "Custom-Wrong", &azfake.TokenCredential{}, o)
@@ -456,7 +456,7 @@ func TestSendConfigErrorsAreNotPermanent(t *testing.T) {
 }
 
 func TestSendCredentialFailure(t *testing.T) {
-	srv := fakeingest.New(t, nil)
+	srv := testenv.NewIngest(t, nil)
 	cred := &azfake.TokenCredential{}
 	cred.SetError(fmt.Errorf("no identity here"))
 	errs := newSink(t, srv, nil, cred).Send(context.Background(), rows(2, 0))
@@ -468,7 +468,7 @@ func TestSendCredentialFailure(t *testing.T) {
 
 func TestSendCanceled(t *testing.T) {
 	t.Run("before Send", func(t *testing.T) {
-		srv := fakeingest.New(t, nil)
+		srv := testenv.NewIngest(t, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		errs := newSink(t, srv, nil, nil).Send(ctx, rows(5, 0))
@@ -479,8 +479,8 @@ func TestSendCanceled(t *testing.T) {
 		require.Empty(t, srv.Calls())
 	})
 	t.Run("while waiting to retry", func(t *testing.T) {
-		srv := fakeingest.New(t, nil)
-		srv.Down(fakeingest.Fault{Status: 503, RetryAfter: time.Second})
+		srv := testenv.NewIngest(t, nil)
+		srv.Down(testenv.Fault{Status: 503, RetryAfter: time.Second})
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -521,10 +521,10 @@ func TestManagedIdentity(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			mi := fakeingest.NewManagedIdentity(t)
+			mi := testenv.NewManagedIdentity(t)
 			mi.Setenv(t)
-			clientID := fakeingest.NewClientID()
-			srv := fakeingest.New(t, &fakeingest.Options{Token: mi.Token})
+			clientID := testenv.NewClientID()
+			srv := testenv.NewIngest(t, &testenv.IngestOptions{Token: mi.Token})
 			s := newSink(t, srv, nil, tc.cred(t, clientID))
 
 			in := rows(3, 10)
@@ -536,7 +536,7 @@ func TestManagedIdentity(t *testing.T) {
 			}
 			reqs := mi.Requests()
 			require.Len(t, reqs, 1, "the token is cached between calls")
-			require.Equal(t, fakeingest.TokenRequest{Resource: fakeingest.MonitorResource, ClientID: clientID, Status: http.StatusOK}, reqs[0])
+			require.Equal(t, testenv.TokenRequest{Resource: testenv.MonitorResource, ClientID: clientID, Status: http.StatusOK}, reqs[0])
 		})
 	}
 }
@@ -544,12 +544,12 @@ func TestManagedIdentity(t *testing.T) {
 // TestManagedIdentityRefused: the identity endpoint refuses (wrong secret);
 // rows fail as unauthorized, not permanent, and nothing reaches ingestion.
 func TestManagedIdentityRefused(t *testing.T) {
-	mi := fakeingest.NewManagedIdentity(t)
+	mi := testenv.NewManagedIdentity(t)
 	mi.Setenv(t)
 	t.Setenv("IDENTITY_HEADER", "not-the-secret")
-	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(fakeingest.NewClientID())})
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ID: azidentity.ClientID(testenv.NewClientID())})
 	require.NoError(t, err)
-	srv := fakeingest.New(t, &fakeingest.Options{Token: mi.Token})
+	srv := testenv.NewIngest(t, &testenv.IngestOptions{Token: mi.Token})
 
 	errs := newSink(t, srv, nil, cred).Send(context.Background(), rows(2, 0))
 	for _, err := range errs {

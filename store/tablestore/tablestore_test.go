@@ -14,7 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/stretchr/testify/require"
 
-	"github.com/drswatch/drswatch/internal/azuritetest"
+	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/store"
 	"github.com/drswatch/drswatch/store/storetest"
 	"github.com/drswatch/drswatch/store/tablestore"
@@ -22,7 +22,7 @@ import (
 
 var _ storetest.Store = (*tablestore.Store)(nil)
 
-var azurite azuritetest.Shared
+var azurite testenv.SharedAzurite
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -98,7 +98,7 @@ func TestCallsPerCommit(t *testing.T) {
 }
 
 func TestAzuriteDownAndBack(t *testing.T) {
-	srv := azuritetest.Start(t, azuritetest.Persistent())
+	srv := testenv.StartAzurite(t, testenv.Persistent())
 	if srv.External() {
 		t.Skip("needs an Azurite started by the test")
 	}

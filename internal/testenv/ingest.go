@@ -1,7 +1,6 @@
-// Package fakeingest is a stand-in for the Azure Monitor Logs Ingestion API
-// and for an App Service managed identity endpoint, for tests.
+// Ingest: a stand-in for the Azure Monitor Logs Ingestion API.
 //
-// Server is an httptest TLS server: give its Client() to the azlogs client
+// Ingest is an httptest TLS server: give its Client() to the azlogs client
 // as ClientOptions.Transport and its URL as the endpoint, so requests go
 // through azcore's real pipeline (bearer token policy, which insists on
 // HTTPS, and retry policy). It checks what the service checks, as far as it
@@ -11,11 +10,8 @@
 // until further notice. Error codes other than InvalidStream,
 // ContentLengthLimitExceeded and OperationFailed are made up: the service's
 // exact codes for those cases are not documented.
-//
-// ManagedIdentity serves tokens the way App Service does
-// (IDENTITY_ENDPOINT + IDENTITY_HEADER), so a test can build the real
-// azidentity ManagedIdentityCredential against it.
-package fakeingest
+
+package testenv
 
 import (
 	"bytes"
@@ -34,12 +30,12 @@ import (
 	"github.com/drswatch/drswatch/schema"
 )
 
-// MaxBodyBytes is the service's documented per-call limit, as quoted in its
+// IngestMaxBodyBytes is the service's documented per-call limit, as quoted in its
 // 413 message ("Maximum allowed content length: 1048576 bytes (1 MB)").
-const MaxBodyBytes = 1 << 20
+const IngestMaxBodyBytes = 1 << 20
 
-// APIVersion is the Logs Ingestion API version azlogs v1.1.0 sends.
-const APIVersion = "2023-01-01"
+// IngestAPIVersion is the Logs Ingestion API version azlogs v1.1.0 sends.
+const IngestAPIVersion = "2023-01-01"
 
 // Fault is a response the server gives instead of processing a call.
 type Fault struct {
@@ -56,8 +52,8 @@ type Fault struct {
 	Delay time.Duration
 }
 
-// Call records one request the server received.
-type Call struct {
+// IngestCall records one request the server received.
+type IngestCall struct {
 	// N is the 1-based number of the request, retries included.
 	N int
 	// Status is what the server answered.
@@ -72,29 +68,29 @@ type Call struct {
 	Rows int
 }
 
-// Options configures a Server. The zero value accepts any non-empty bearer
+// IngestOptions configures an Ingest. The zero value accepts any non-empty bearer
 // token for rule "dcr-test" and stream schema.Stream.
-type Options struct {
+type IngestOptions struct {
 	RuleID string // default "dcr-test"
 	Stream string // default schema.Stream
 	// Token, if set, is the only bearer token accepted (403 otherwise).
 	Token string
-	// MaxBytes is the uncompressed body limit; default MaxBodyBytes.
+	// MaxBytes is the uncompressed body limit; default IngestMaxBodyBytes.
 	MaxBytes int
 	// Validate checks each row; default schema.ValidateRow.
 	Validate func(row []byte) error
 }
 
-// Server is a fake Logs Ingestion endpoint.
-type Server struct {
+// Ingest is a fake Logs Ingestion endpoint.
+type Ingest struct {
 	// URL is the endpoint to give azlogs.NewClient.
 	URL  string
 	srv  *httptest.Server
-	opts Options
+	opts IngestOptions
 
 	mu       sync.Mutex
 	n        int
-	calls    []Call
+	calls    []IngestCall
 	accepted [][]byte
 	onCall   map[int]Fault
 	onRow    []rowFault
@@ -106,10 +102,10 @@ type rowFault struct {
 	fault Fault
 }
 
-// New starts a Server and stops it when the test ends.
-func New(tb testing.TB, opts *Options) *Server {
+// NewIngest starts an Ingest and stops it when the test ends.
+func NewIngest(tb testing.TB, opts *IngestOptions) *Ingest {
 	tb.Helper()
-	s := &Server{onCall: map[int]Fault{}}
+	s := &Ingest{onCall: map[int]Fault{}}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -120,7 +116,7 @@ func New(tb testing.TB, opts *Options) *Server {
 		s.opts.Stream = schema.Stream
 	}
 	if s.opts.MaxBytes == 0 {
-		s.opts.MaxBytes = MaxBodyBytes
+		s.opts.MaxBytes = IngestMaxBodyBytes
 	}
 	if s.opts.Validate == nil {
 		s.opts.Validate = schema.ValidateRow
@@ -133,24 +129,24 @@ func New(tb testing.TB, opts *Options) *Server {
 
 // Client returns an *http.Client that trusts the server's certificate; use
 // it as azcore.ClientOptions.Transport.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
+func (s *Ingest) Client() *http.Client { return s.srv.Client() }
 
 // RuleID and Stream return the route the server accepts.
-func (s *Server) RuleID() string { return s.opts.RuleID }
+func (s *Ingest) RuleID() string { return s.opts.RuleID }
 
 // Stream returns the stream name the server accepts.
-func (s *Server) Stream() string { return s.opts.Stream }
+func (s *Ingest) Stream() string { return s.opts.Stream }
 
 // FailCall makes the server answer f to request number n (1-based, counting
 // every request including retries).
-func (s *Server) FailCall(n int, f Fault) {
+func (s *Ingest) FailCall(n int, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onCall[n] = f
 }
 
 // FailCalls makes the server answer f to requests first..last inclusive.
-func (s *Server) FailCalls(first, last int, f Fault) {
+func (s *Ingest) FailCalls(first, last int, f Fault) {
 	for n := first; n <= last; n++ {
 		s.FailCall(n, f)
 	}
@@ -159,36 +155,36 @@ func (s *Server) FailCalls(first, last int, f Fault) {
 // FailRows makes the server answer f to every call whose body contains a
 // row for which match returns true. The check runs after the body is
 // parsed and validated, like a rejection by the service.
-func (s *Server) FailRows(match func(row []byte) bool, f Fault) {
+func (s *Ingest) FailRows(match func(row []byte) bool, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onRow = append(s.onRow, rowFault{match: match, fault: f})
 }
 
 // Down makes the server answer f to every call until Up is called.
-func (s *Server) Down(f Fault) {
+func (s *Ingest) Down(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.down = &f
 }
 
 // Up ends Down.
-func (s *Server) Up() {
+func (s *Ingest) Up() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.down = nil
 }
 
 // Calls returns a copy of every request received so far.
-func (s *Server) Calls() []Call {
+func (s *Ingest) Calls() []IngestCall {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
+	return append([]IngestCall(nil), s.calls...)
 }
 
 // Rows returns a copy of every row accepted so far, in arrival order, each
 // as its own compact JSON object.
-func (s *Server) Rows() [][]byte {
+func (s *Ingest) Rows() [][]byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([][]byte, len(s.accepted))
@@ -198,10 +194,10 @@ func (s *Server) Rows() [][]byte {
 	return out
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+func (s *Ingest) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.n++
-	call := Call{N: s.n, Gzip: r.Header.Get("Content-Encoding") == "gzip"}
+	call := IngestCall{N: s.n, Gzip: r.Header.Get("Content-Encoding") == "gzip"}
 	fault, injected := s.onCall[call.N]
 	if s.down != nil {
 		fault, injected = *s.down, true
@@ -221,7 +217,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // handle answers one request and returns the status and, on success, the
 // rows to record.
-func (s *Server) handle(w http.ResponseWriter, r *http.Request, call *Call, fault Fault, injected bool) (int, [][]byte) {
+func (s *Ingest) handle(w http.ResponseWriter, r *http.Request, call *IngestCall, fault Fault, injected bool) (int, [][]byte) {
 	// Read the body first, whatever the answer, so the client never sees a
 	// reset connection.
 	wire, err := io.ReadAll(io.LimitReader(r.Body, int64(s.opts.MaxBytes)*4+1))
@@ -260,7 +256,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, call *Call, faul
 		}
 		return writeError(w, Fault{Status: http.StatusNotFound, Code: "NotFound", Message: "Data collection rule not found."}), nil
 	}
-	if v := r.URL.Query().Get("api-version"); v != APIVersion {
+	if v := r.URL.Query().Get("api-version"); v != IngestAPIVersion {
 		return writeError(w, Fault{Status: http.StatusBadRequest, Code: "InvalidApiVersion", Message: fmt.Sprintf("api-version %q is not supported", v)}), nil
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {

@@ -1,4 +1,4 @@
-package fakeingest
+package testenv
 
 import (
 	"crypto/rand"

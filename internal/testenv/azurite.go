@@ -1,13 +1,13 @@
-// Package azuritetest starts a real Azurite table service for tests.
+// Azurite: a real Azurite table service on a free loopback port.
 //
 // Per test:
 //
-//	srv := azuritetest.Start(t)
+//	srv := testenv.StartAzurite(t)
 //	conn := srv.ConnectionString()
 //
 // Per package, from TestMain:
 //
-//	var azurite azuritetest.Shared
+//	var azurite testenv.SharedAzurite
 //
 //	func TestMain(m *testing.M) {
 //		stop := azurite.Start()
@@ -21,10 +21,10 @@
 // If DRSWATCH_TEST_TABLE_CONNECTION is set, its value is used and nothing is
 // started. If the azurite-table binary is missing the test is skipped, or
 // fails when CI=true.
-package azuritetest
+
+package testenv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,40 +39,40 @@ import (
 	"time"
 )
 
-// EnvConnection names the variable that points tests at an existing table
+// EnvTableConnection names the variable that points tests at an existing table
 // service (Azurite or a real account) instead of starting one.
-const EnvConnection = "DRSWATCH_TEST_TABLE_CONNECTION"
+const EnvTableConnection = "DRSWATCH_TEST_TABLE_CONNECTION"
 
 // Well-known Azurite development account.
 const (
-	AccountName = "devstoreaccount1"
-	AccountKey  = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+	AzuriteAccount = "devstoreaccount1"
+	AzuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
-// ErrUnavailable means Azurite could not be found; the test should be skipped
+// ErrNoAzurite means Azurite could not be found; the test should be skipped
 // (or fail under CI).
-var ErrUnavailable = errors.New("azuritetest: azurite-table not found (run `make test` or `npm ci`)")
+var ErrNoAzurite = errors.New("testenv: azurite-table not found (run `make test` or `npm ci`)")
 
 // ErrExternal is returned by Stop and Restart on a server this package did
 // not start.
-var ErrExternal = errors.New("azuritetest: the table service comes from " + EnvConnection + " and cannot be stopped")
+var ErrExternal = errors.New("testenv: the table service comes from " + EnvTableConnection + " and cannot be stopped")
 
 const startTimeout = 30 * time.Second
 
-// Option configures Start.
-type Option func(*config)
+// AzuriteOption configures StartAzurite and SharedAzurite.Start.
+type AzuriteOption func(*azuriteConfig)
 
-type config struct {
+type azuriteConfig struct {
 	persistent bool
 	dir        string
 }
 
 // Persistent keeps data on disk in a temporary directory, so it survives
 // Restart. Without it Azurite keeps everything in memory.
-func Persistent() Option { return func(c *config) { c.persistent = true } }
+func Persistent() AzuriteOption { return func(c *azuriteConfig) { c.persistent = true } }
 
-// Server is a running Azurite table service (or an external one).
-type Server struct {
+// Azurite is a running Azurite table service (or an external one).
+type Azurite struct {
 	conn     string // external connection string, or ""
 	bin      string
 	root     string
@@ -83,27 +83,27 @@ type Server struct {
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when cmd has exited
 	waitErr error
-	output  *syncBuffer
+	output  *LogBuffer
 }
 
 // ConnectionString returns a connection string aztables accepts.
-func (s *Server) ConnectionString() string {
+func (s *Azurite) ConnectionString() string {
 	if s.conn != "" {
 		return s.conn
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;TableEndpoint=http://127.0.0.1:%d/%s;",
-		AccountName, AccountKey, s.port, AccountName)
+		AzuriteAccount, AzuriteKey, s.port, AzuriteAccount)
 }
 
-// External reports whether the server comes from EnvConnection.
-func (s *Server) External() bool { return s.conn != "" }
+// External reports whether the server comes from EnvTableConnection.
+func (s *Azurite) External() bool { return s.conn != "" }
 
-// Start starts Azurite for the test and stops it in tb.Cleanup.
-func Start(tb testing.TB, opts ...Option) *Server {
+// StartAzurite starts Azurite for the test and stops it in tb.Cleanup.
+func StartAzurite(tb testing.TB, opts ...AzuriteOption) *Azurite {
 	tb.Helper()
-	var c config
+	var c azuriteConfig
 	for _, o := range opts {
 		o(&c)
 	}
@@ -120,28 +120,28 @@ func Start(tb testing.TB, opts ...Option) *Server {
 
 func fail(tb testing.TB, err error) {
 	tb.Helper()
-	if errors.Is(err, ErrUnavailable) && os.Getenv("CI") != "true" {
+	if errors.Is(err, ErrNoAzurite) && os.Getenv("CI") != "true" {
 		tb.Skip(err.Error())
 	}
 	tb.Fatal(err)
 }
 
-// Shared is one Azurite for a whole test package, started from TestMain.
-type Shared struct {
-	srv *Server
+// SharedAzurite is one Azurite for a whole test package, started from TestMain.
+type SharedAzurite struct {
+	srv *Azurite
 	err error
 }
 
 // Start starts the shared server and returns the function that stops it.
 // An error is kept and reported by Get, in each test that asks.
-func (sh *Shared) Start(opts ...Option) (stop func()) {
-	var c config
+func (sh *SharedAzurite) Start(opts ...AzuriteOption) (stop func()) {
+	var c azuriteConfig
 	for _, o := range opts {
 		o(&c)
 	}
 	var cleanup func()
 	if c.persistent {
-		dir, err := os.MkdirTemp("", "azuritetest-")
+		dir, err := os.MkdirTemp("", "testenv-azurite-")
 		if err != nil {
 			sh.err = err
 			return func() {}
@@ -161,20 +161,20 @@ func (sh *Shared) Start(opts ...Option) (stop func()) {
 }
 
 // Get returns the shared server, or skips or fails tb if it did not start.
-func (sh *Shared) Get(tb testing.TB) *Server {
+func (sh *SharedAzurite) Get(tb testing.TB) *Azurite {
 	tb.Helper()
 	if sh.err != nil {
 		fail(tb, sh.err)
 	}
 	if sh.srv == nil {
-		tb.Fatal("azuritetest: Shared.Get before Shared.Start (call it from TestMain)")
+		tb.Fatal("testenv: SharedAzurite.Get before SharedAzurite.Start (call it from TestMain)")
 	}
 	return sh.srv
 }
 
-func start(c config) (*Server, error) {
-	if conn := os.Getenv(EnvConnection); conn != "" {
-		return &Server{conn: conn}, nil
+func start(c azuriteConfig) (*Azurite, error) {
+	if conn := os.Getenv(EnvTableConnection); conn != "" {
+		return &Azurite{conn: conn}, nil
 	}
 	root, err := repoRoot()
 	if err != nil {
@@ -182,9 +182,9 @@ func start(c config) (*Server, error) {
 	}
 	bin := filepath.Join(root, "node_modules", ".bin", "azurite-table")
 	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnavailable, bin)
+		return nil, fmt.Errorf("%w: %s", ErrNoAzurite, bin)
 	}
-	s := &Server{bin: bin, root: root, location: c.dir}
+	s := &Azurite{bin: bin, root: root, location: c.dir}
 	var lastErr error
 	for range 3 { // the free port can be taken between probe and bind
 		port, err := freePort()
@@ -202,7 +202,7 @@ func start(c config) (*Server, error) {
 func repoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("azuritetest: %w", err)
+		return "", fmt.Errorf("testenv: %w", err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -210,7 +210,7 @@ func repoRoot() (string, error) {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("azuritetest: no go.mod above the working directory")
+			return "", fmt.Errorf("testenv: no go.mod above the working directory")
 		}
 		dir = parent
 	}
@@ -219,14 +219,14 @@ func repoRoot() (string, error) {
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("azuritetest: find a free port: %w", err)
+		return 0, fmt.Errorf("testenv: find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // launch starts the process on s.port and waits until it answers.
-func (s *Server) launch() error {
+func (s *Azurite) launch() error {
 	args := []string{
 		"--tableHost", "127.0.0.1",
 		"--tablePort", strconv.Itoa(s.port),
@@ -241,11 +241,11 @@ func (s *Server) launch() error {
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.root
-	out := &syncBuffer{}
+	out := &LogBuffer{Max: 64 << 10}
 	cmd.Stdout, cmd.Stderr = out, out
 	setProcAttr(cmd)
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("azuritetest: start %s: %w", s.bin, err)
+		return fmt.Errorf("testenv: start %s: %w", s.bin, err)
 	}
 	done := make(chan struct{})
 	s.mu.Lock()
@@ -260,7 +260,7 @@ func (s *Server) launch() error {
 	}()
 	if err := waitReady(s.port, done); err != nil {
 		s.kill()
-		return fmt.Errorf("azuritetest: azurite-table on port %d: %w; output: %s", s.port, err, out.String())
+		return fmt.Errorf("testenv: azurite-table on port %d: %w; output: %s", s.port, err, out.String())
 	}
 	return nil
 }
@@ -268,7 +268,7 @@ func (s *Server) launch() error {
 func waitReady(port int, done <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	url := fmt.Sprintf("http://127.0.0.1:%d/%s/Tables", port, AccountName)
+	url := fmt.Sprintf("http://127.0.0.1:%d/%s/Tables", port, AzuriteAccount)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -291,7 +291,7 @@ func waitReady(port int, done <-chan struct{}) error {
 }
 
 // kill stops the process group and waits for the process to exit.
-func (s *Server) kill() {
+func (s *Azurite) kill() {
 	s.mu.Lock()
 	cmd, done := s.cmd, s.done
 	s.cmd = nil
@@ -311,7 +311,7 @@ func (s *Server) kill() {
 }
 
 // Stop stops Azurite. Stopping a stopped server does nothing.
-func (s *Server) Stop() error {
+func (s *Azurite) Stop() error {
 	if s.conn != "" {
 		return ErrExternal
 	}
@@ -321,7 +321,7 @@ func (s *Server) Stop() error {
 
 // Restart stops Azurite and starts it again on the same port. In-memory data
 // is lost; with Persistent it survives.
-func (s *Server) Restart() error {
+func (s *Azurite) Restart() error {
 	if s.conn != "" {
 		return ErrExternal
 	}
@@ -336,31 +336,10 @@ func (s *Server) Restart() error {
 	}
 }
 
-// syncBuffer keeps the first 64 KiB of the process output for error messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := 64<<10 - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// StartServer starts Azurite outside a test (for `drswatch bench`); the
-// caller stops it. The error wraps ErrUnavailable when Azurite is missing.
-func StartServer(opts ...Option) (*Server, error) {
-	var c config
+// StartAzuriteServer starts Azurite outside a test (for `drswatch-dev bench`); the
+// caller stops it. The error wraps ErrNoAzurite when Azurite is missing.
+func StartAzuriteServer(opts ...AzuriteOption) (*Azurite, error) {
+	var c azuriteConfig
 	for _, o := range opts {
 		o(&c)
 	}

@@ -1,6 +1,6 @@
 //go:build windows
 
-package azuritetest
+package testenv
 
 import "os/exec"
 

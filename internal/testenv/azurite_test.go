@@ -1,4 +1,4 @@
-package azuritetest_test
+package testenv_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/stretchr/testify/require"
 
-	"github.com/drswatch/drswatch/internal/azuritetest"
+	"github.com/drswatch/drswatch/internal/testenv"
 )
 
 func createTable(t *testing.T, conn, name string) error {
@@ -30,7 +30,7 @@ func isStatus(err error, code int) bool {
 }
 
 func TestStartServes(t *testing.T) {
-	srv := azuritetest.Start(t)
+	srv := testenv.StartAzurite(t)
 	require.NoError(t, createTable(t, srv.ConnectionString(), "probe"))
 	require.True(t, isStatus(createTable(t, srv.ConnectionString(), "probe"), http.StatusConflict))
 }
@@ -38,15 +38,15 @@ func TestStartServes(t *testing.T) {
 func TestRestart(t *testing.T) {
 	cases := []struct {
 		name     string
-		opts     []azuritetest.Option
+		opts     []testenv.AzuriteOption
 		survives bool
 	}{
 		{"in memory loses data", nil, false},
-		{"persistent keeps data", []azuritetest.Option{azuritetest.Persistent()}, true},
+		{"persistent keeps data", []testenv.AzuriteOption{testenv.Persistent()}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := azuritetest.Start(t, tc.opts...)
+			srv := testenv.StartAzurite(t, tc.opts...)
 			if srv.External() {
 				t.Skip("restart needs an Azurite started by the test")
 			}
@@ -65,7 +65,7 @@ func TestRestart(t *testing.T) {
 }
 
 func TestStopWhileInUse(t *testing.T) {
-	srv := azuritetest.Start(t)
+	srv := testenv.StartAzurite(t)
 	if srv.External() {
 		t.Skip("needs an Azurite started by the test")
 	}

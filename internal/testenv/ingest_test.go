@@ -1,4 +1,4 @@
-package fakeingest_test
+package testenv_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/drswatch/drswatch/internal/fakeingest"
+	"github.com/drswatch/drswatch/internal/testenv"
 )
 
 const goodRow = `{"TimeGenerated":"2026-11-27T10:00:00Z","AlertId":"a"}`
@@ -47,12 +47,12 @@ func TestServerChecksRequests(t *testing.T) {
 		{name: "not gzip", encoding: "gzip", body: []byte("[]"), want: 400},
 		{name: "object not array", body: []byte(goodRow), want: 400, wantCode: "InvalidPayload"},
 		{name: "invalid row", body: []byte(`[{"AlertId":"a"}]`), want: 400, wantCode: "InvalidPayload"},
-		{name: "over 1 MiB", body: []byte("[" + strings.Repeat(" ", fakeingest.MaxBodyBytes) + "]"), want: 413, wantCode: "ContentLengthLimitExceeded"},
-		{name: "over 1 MiB once gunzipped", encoding: "gzip", body: gz("[" + strings.Repeat(" ", fakeingest.MaxBodyBytes) + "]"), want: 413},
+		{name: "over 1 MiB", body: []byte("[" + strings.Repeat(" ", testenv.IngestMaxBodyBytes) + "]"), want: 413, wantCode: "ContentLengthLimitExceeded"},
+		{name: "over 1 MiB once gunzipped", encoding: "gzip", body: gz("[" + strings.Repeat(" ", testenv.IngestMaxBodyBytes) + "]"), want: 413},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := fakeingest.New(t, &fakeingest.Options{Token: "tok"})
+			srv := testenv.NewIngest(t, &testenv.IngestOptions{Token: "tok"})
 			method, path, token, ctype := tc.method, tc.path, tc.token, tc.ctype
 			if method == "" {
 				method = http.MethodPost
@@ -103,7 +103,7 @@ func TestServerChecksRequests(t *testing.T) {
 }
 
 func TestManagedIdentityEndpoint(t *testing.T) {
-	mi := fakeingest.NewManagedIdentity(t)
+	mi := testenv.NewManagedIdentity(t)
 	get := func(header, query string) int {
 		req, err := http.NewRequest(http.MethodGet, mi.URL+"?"+query, nil)
 		require.NoError(t, err)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package azuritetest
+package testenv
 
 import "syscall"
 
