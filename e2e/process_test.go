@@ -33,12 +33,13 @@ import (
 
 // server is one running `drswatch serve`.
 type server struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	port int
-	log  *testenv.LogBuffer
-	done chan struct{}
-	err  error
+	t      *testing.T
+	cmd    *exec.Cmd
+	port   int
+	log    *testenv.LogBuffer // stdout and stderr, as they came
+	stderr *testenv.LogBuffer
+	done   chan struct{}
+	err    error
 }
 
 func freePort(t *testing.T) int {
@@ -50,19 +51,42 @@ func freePort(t *testing.T) int {
 }
 
 // startServe starts the binary with env (and the port) and waits until it
-// answers.
+// reports its dependencies open.
 func startServe(t *testing.T, env map[string]string, port int) *server {
+	t.Helper()
+	s := startServeNoWait(t, env, port)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(s.url("/"))
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		if strings.Contains(string(b), `"status":"ready"`) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready: %s\n%s", b, s.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startServeNoWait starts the binary and waits only until it answers HTTP,
+// as the host does.
+func startServeNoWait(t *testing.T, env map[string]string, port int) *server {
 	t.Helper()
 	cmd := exec.Command(binary(t, "drswatch"), "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(port)}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	s := &server{t: t, cmd: cmd, port: port, log: &testenv.LogBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = s.log
+	s := &server{t: t, cmd: cmd, port: port, log: &testenv.LogBuffer{}, stderr: &testenv.LogBuffer{}, done: make(chan struct{})}
+	cmd.Stdout = s.log
+	cmd.Stderr = io.MultiWriter(s.log, s.stderr)
 	require.NoError(t, cmd.Start())
 	go func() { s.err = cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() { s.kill() })
+	t.Cleanup(func() { s.kill(); s.requireNoInfoOnStderr() })
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(s.url("/"))
@@ -81,6 +105,23 @@ func startServe(t *testing.T, env map[string]string, port int) *server {
 	}
 }
 
+// requireNoInfoOnStderr checks that every stderr line is a warning or an
+// error: the host logs each stderr line at Error unless it contains "warn"
+// (functions-host-contract.md, "Logs").
+func (s *server) requireNoInfoOnStderr() {
+	s.t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(s.stderr.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var v struct{ Level string }
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			continue // not a log line (a panic would be, and fail elsewhere)
+		}
+		require.Contains(s.t, []string{"warn", "error"}, v.Level, "stderr line %s", line)
+	}
+}
+
 func (s *server) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", s.port, path) }
 
 func (s *server) kill() {
@@ -90,11 +131,39 @@ func (s *server) kill() {
 	<-s.done
 }
 
+// envelope is the host's invocation for an Event Hubs batch (dataType string)
+// on its first attempt.
+func envelope(bodies [][]byte) []byte { return envelopeRetry(bodies, 0) }
+
+// envelopeRetry is the invocation of the retry-th attempt, with the metadata
+// the host sends (functions-host-contract.md, "The request").
+func envelopeRetry(bodies [][]byte, retry int) []byte {
+	ss := make([]string, len(bodies))
+	for i, b := range bodies {
+		ss[i] = string(b)
+	}
+	arr, _ := json.Marshal(ss)
+	pc := map[string]any{"EventHubName": "entra-signins", "ConsumerGroup": "drswatch", "PartitionId": "1"}
+	out, _ := json.Marshal(map[string]any{"Data": map[string]any{"events": string(arr)}, "Metadata": map[string]any{
+		"PartitionContext": pc, "TriggerPartitionContext": pc,
+		"OffsetStringArray": `["0"]`,
+		"RetryContext":      map[string]any{"RetryCount": retry, "MaxRetryCount": -1, "Exception": nil},
+	}})
+	return out
+}
+
 var client = &http.Client{Timeout: 60 * time.Second}
 
-// post sends a batch; an error means no answer (the process died).
+// post sends an invocation as the host does: chunked, without
+// Content-Length. An error means no answer (the process died).
 func (s *server) post(function string, body []byte) (int, error) {
-	resp, err := client.Post(s.url("/"+function), "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, s.url("/"+function), struct{ io.Reader }{bytes.NewReader(body)})
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("X-Azure-Functions-InvocationId", fmt.Sprintf("%08x-0000-4000-8000-000000000000", rand.Uint32()))
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -108,7 +177,7 @@ func (s *server) post(function string, body []byte) (int, error) {
 
 func (s *server) mustPost(bodies [][]byte) {
 	s.t.Helper()
-	code, err := s.post("SignInLogs", fixture.Invocation(bodies))
+	code, err := s.post("SignInLogs", envelope(bodies))
 	require.NoError(s.t, err)
 	require.Equal(s.t, http.StatusOK, code, "log:\n%s", s.log.String())
 }
@@ -242,7 +311,7 @@ func TestSIGTERMFinishesInFlightBatch(t *testing.T) {
 	at := time.Now().UTC().Add(-20 * time.Minute)
 	codes := make(chan int, 1)
 	go func() {
-		code, err := s.post("SignInLogs", fixture.Invocation([][]byte{fixture.Body(fixture.Phish("term@contoso.example", "s-term", at)...)}))
+		code, err := s.post("SignInLogs", envelope([][]byte{fixture.Body(fixture.Phish("term@contoso.example", "s-term", at)...)}))
 		if err != nil {
 			code = -1
 		}
@@ -354,7 +423,7 @@ func TestSoakKill(t *testing.T) {
 		if killed < kills && r.Intn(len(batches)) < 2*kills {
 			// SIGKILL while batch i is in flight, at a random point.
 			codes := make(chan int, 1)
-			go func() { c, _ := s.post("SignInLogs", fixture.Invocation(batches[i])); codes <- c }()
+			go func() { c, _ := s.post("SignInLogs", envelope(batches[i])); codes <- c }()
 			time.Sleep(time.Duration(r.Intn(30)) * time.Millisecond)
 			s.kill()
 			<-codes

@@ -45,9 +45,9 @@ func TestHostileBodySize(t *testing.T) {
 		contentLength int64 // -1: unknown (chunked)
 		maxRead       int64
 	}{
-		// The host sends Content-Length: refused before reading a byte.
+		// A client that declares the length: refused before reading a byte.
 		{"100 MB with Content-Length", 100 * mib, 0},
-		// Chunked: read up to the cap, never past it.
+		// Chunked, as the host sends it: read up to the cap, never past it.
 		{"100 MB chunked", -1, 64*mib + 64<<10},
 	}
 	for _, tc := range tests {

@@ -1,8 +1,14 @@
 // Package handler adapts drswatch's pipeline to the Azure Functions custom
 // handler protocol: the host POSTs {"Data":...,"Metadata":...} to
-// /<FunctionName> on 127.0.0.1 and expects {"Outputs":...,"Logs":[...],
-// "ReturnValue":...} back. SignInLogs is the Event Hub trigger (binding
-// "events"); Sweep is the timer.
+// /<FunctionName> on 127.0.0.1, chunked (no Content-Length), and expects
+// {"Outputs":...,"Logs":[...],"ReturnValue":...} back. SignInLogs is the
+// Event Hub trigger (binding "events"); Sweep is the timer.
+//
+// The host treats every non-2xx answer alike: the invocation failed, it is
+// retried by the function's retry policy, and the answer's Logs are thrown
+// away (functions-host-contract.md, "The answer"). So a 5xx means "retry
+// this batch" and is given only for failures a retry can fix; the reason is
+// in the log line, which the host does keep.
 package handler
 
 import (
@@ -28,13 +34,18 @@ type Processor interface {
 
 // Options tune the handler.
 type Options struct {
-	// MaxBodyBytes caps an invocation body; larger ones get 413 (default 64 MiB).
+	// MaxBodyBytes caps an invocation body (default 64 MiB). The host sends
+	// the body chunked, without a length, so the cap is enforced while
+	// reading.
 	MaxBodyBytes int64
 	// Timeout bounds one invocation's work (default 4 minutes, under the
 	// host's functionTimeout of 5).
 	Timeout time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Ready reports whether the handler's dependencies are open (nil) or
+	// why not; default always ready. GET / shows it.
+	Ready func() error
 }
 
 // Handler serves the custom handler protocol.
@@ -44,6 +55,11 @@ type Handler struct {
 	o    Options
 	mux  *http.ServeMux
 }
+
+// ErrNotReady marks a dependency that is still being opened (serve opens
+// the state store in the background); the invocation answers 503 and the
+// host retries it.
+var ErrNotReady = errors.New("not ready")
 
 // Names of the functions (their folders) and of the trigger binding.
 const (
@@ -66,12 +82,25 @@ func New(proc Processor, log *slog.Logger, o Options) *Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Ready == nil {
+		o.Ready = func() error { return nil }
+	}
 	h := &Handler{proc: proc, log: log, o: o, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /"+FunctionSignIns, h.signIns)
 	h.mux.HandleFunc("POST /"+FunctionSweep, h.sweep)
+	// Any answer on the port tells the host the handler has started; the
+	// body tells a person (or a test) whether its dependencies are open.
 	h.mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"status":"ready"}`)
+		st := struct {
+			Status string `json:"status"`
+			Reason string `json:"reason,omitempty"`
+		}{Status: "ready"}
+		if err := h.o.Ready(); err != nil {
+			st.Status, st.Reason = "starting", truncate(err.Error(), 500)
+		}
+		b, _ := json.Marshal(st)
+		_, _ = w.Write(b)
 	})
 	return h
 }
@@ -102,13 +131,14 @@ func (h *Handler) readInvocation(w http.ResponseWriter, r *http.Request, log *sl
 		log.Error("invocation body too large", "limit_bytes", h.o.MaxBodyBytes, "content_length", length, "outcome", "rejected")
 		reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("drswatch: body over %d bytes rejected", h.o.MaxBodyBytes))
 	}
-	// A declared length over the cap is refused before a byte is read; a body
-	// of unknown length is read only up to the cap.
+	// The host sends no Content-Length (functions-host-contract.md): the
+	// body is read only up to the cap. A declared length over the cap (some
+	// other client) is refused before a byte is read.
 	if r.ContentLength > h.o.MaxBodyBytes {
 		tooLarge(r.ContentLength)
 		return invocation{}, false
 	}
-	body, err := readBody(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes), r.ContentLength, bufs)
+	body, err := readBody(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes), r.ContentLength, h.o.MaxBodyBytes, bufs)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -179,6 +209,9 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 	}
 	log = log.With(attrs...)
 
+	// The batch runs to its end even if the host goes away: a commit cut
+	// half-way is safe, but finishing it spares the redelivery its work.
+	// On SIGTERM, serve drains in-flight requests before it exits.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.Timeout)
 	defer cancel()
 	procStart := h.o.Now()
@@ -194,8 +227,9 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 	summary := []any{"records", res.Records, "matched", res.Matched, "skipped", res.Skipped,
 		"groups", res.Groups, "writes", res.Writes, "alerts", len(res.Alerts), "took_ms", took.Milliseconds()}
 	if err != nil {
-		log.Error("batch failed; the host will retry it", append(summary, "error", truncate(err.Error(), 1000))...)
-		reply(w, http.StatusInternalServerError, "drswatch: batch failed, retry: state store unavailable")
+		status, failed := failure(err)
+		log.Error("batch failed; the host will retry it", append(summary, "failed", failed, "error", truncate(err.Error(), 1000))...)
+		reply(w, status, "drswatch: batch failed, retry: "+failed+": "+truncate(err.Error(), 500))
 		return
 	}
 	log.Info("batch processed", summary...)
@@ -220,13 +254,24 @@ func (h *Handler) sweep(w http.ResponseWriter, r *http.Request) {
 	summary := []any{"expired", res.Expired, "resent", res.Resent, "delivered", res.Delivered,
 		"dropped", res.Dropped, "pending", res.Pending, "took_ms", h.o.Now().Sub(start).Milliseconds()}
 	if err != nil {
-		log.Error("sweep failed", append(summary, "error", truncate(err.Error(), 1000))...)
-		reply(w, http.StatusInternalServerError, "drswatch: sweep failed")
+		status, failed := failure(err)
+		log.Error("sweep failed", append(summary, "failed", failed, "error", truncate(err.Error(), 1000))...)
+		reply(w, status, "drswatch: sweep failed: "+failed+": "+truncate(err.Error(), 500))
 		return
 	}
 	log.Info("sweep done", summary...)
 	reply(w, http.StatusOK, fmt.Sprintf("drswatch: sweep expired %d, resent %d, delivered %d, pending %d",
 		res.Expired, res.Resent, res.Delivered, res.Pending))
+}
+
+// failure classifies an error of the pipeline, which fails a batch only
+// when state could not be read or written (sink failures leave revisions in
+// the outbox and do not fail it).
+func failure(err error) (status int, failed string) {
+	if errors.Is(err, ErrNotReady) {
+		return http.StatusServiceUnavailable, "state store not ready"
+	}
+	return http.StatusInternalServerError, "state store unavailable"
 }
 
 func truncate(s string, n int) string {
@@ -236,10 +281,10 @@ func truncate(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "") + "..."
 }
 
-// readBody reads a request body into a pooled buffer: at once when its
-// length is declared (the host always declares it), else growing up to the
-// reader's limit.
-func readBody(r io.Reader, length int64, bufs *buffers) ([]byte, error) {
+// readBody reads a request body into pooled buffers: at once when its
+// length is declared, else (as the host sends it) growing by doubling up to
+// limit, past which r fails.
+func readBody(r io.Reader, length, limit int64, bufs *buffers) ([]byte, error) {
 	if length > 0 {
 		buf := bufs.get(int(length))[:length]
 		if _, err := io.ReadFull(r, buf); err != nil {
@@ -247,5 +292,18 @@ func readBody(r io.Reader, length int64, bufs *buffers) ([]byte, error) {
 		}
 		return buf, nil
 	}
-	return io.ReadAll(r)
+	buf := bufs.get(64 << 10)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(bufs.get(int(min(2*int64(cap(buf)), limit+1))), buf...)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -162,4 +165,87 @@ func compact(t *testing.T, b []byte) string {
 	var buf bytes.Buffer
 	require.NoError(t, json.Compact(&buf, b))
 	return buf.String()
+}
+
+// TestRecordedInvocationsCarryTheHostsMetadata: the recorded invocations
+// hold what a real Event Hubs invocation holds (functions-host-contract.md,
+// "The request"), and the handler logs the partition and the retry count
+// from them.
+func TestRecordedInvocationsCarryTheHostsMetadata(t *testing.T) {
+	for _, name := range []string{"invocation-datatype-string.json", "invocation-datatype-object.json"} {
+		t.Run(name, func(t *testing.T) {
+			body := readFixture(t, name)
+			var inv struct{ Metadata map[string]json.RawMessage }
+			require.NoError(t, json.Unmarshal(body, &inv))
+			for _, k := range []string{"PartitionContext", "TriggerPartitionContext", "OffsetStringArray",
+				"SequenceNumberArray", "EnqueuedTimeUtcArray", "RetryContext"} {
+				require.Contains(t, inv.Metadata, k)
+			}
+			logs := &testenv.LogBuffer{}
+			h := handler.New(&recordingProcessor{}, slog.New(slog.NewJSONHandler(logs, nil)), handler.Options{})
+			code, resp := testenv.Invoke(t, h, handler.FunctionSignIns, body)
+			require.Equal(t, http.StatusOK, code, "logs %v", resp.Logs)
+			lines := logs.Lines(t, "batch processed")
+			require.Len(t, lines, 1)
+			require.Equal(t, "3", lines[0]["partition"])
+			require.Equal(t, float64(0), lines[0]["retry_count"])
+		})
+	}
+}
+
+// failingProcessor fails every batch and sweep with err.
+type failingProcessor struct{ err error }
+
+func (p failingProcessor) Process(context.Context, []pipeline.Event) (pipeline.Result, error) {
+	return pipeline.Result{}, p.err
+}
+
+func (p failingProcessor) Sweep(context.Context) (pipeline.SweepResult, error) {
+	return pipeline.SweepResult{}, p.err
+}
+
+// TestAnswerSaysWhatFailed: a batch the store could not take answers 5xx
+// (the host retries it), and the log line, the one record the host keeps of
+// a non-2xx answer, names what failed.
+func TestAnswerSaysWhatFailed(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		code   int
+		failed string
+	}{
+		{"store not opened yet", fmt.Errorf("state store %w: 403 AuthorizationPermissionMismatch", handler.ErrNotReady),
+			http.StatusServiceUnavailable, "state store not ready"},
+		{"store failed", errors.New("tablestore: load group 1: dial tcp: connection refused"),
+			http.StatusInternalServerError, "state store unavailable"},
+	}
+	for _, tc := range tests {
+		for _, fn := range []string{handler.FunctionSignIns, handler.FunctionSweep} {
+			t.Run(tc.name+"/"+fn, func(t *testing.T) {
+				var logs bytes.Buffer
+				h := handler.New(failingProcessor{tc.err}, slog.New(slog.NewJSONHandler(&logs, nil)), handler.Options{})
+				body := readFixture(t, "invocation-datatype-string.json")
+				if fn == handler.FunctionSweep {
+					body = readFixture(t, "invocation-timer.json")
+				}
+				code, resp := testenv.Invoke(t, h, fn, body)
+				require.Equal(t, tc.code, code)
+				require.Contains(t, resp.Logs[0], tc.failed)
+				var line map[string]any
+				require.NoError(t, json.Unmarshal(bytes.TrimSpace(logs.Bytes()), &line), logs.String())
+				require.Equal(t, "ERROR", line["level"])
+				require.Equal(t, tc.failed, line["failed"])
+				require.Contains(t, line["error"], tc.err.Error())
+			})
+		}
+	}
+}
+
+func TestReadinessSaysWhyNot(t *testing.T) {
+	notYet := fmt.Errorf("state store %w: dial tcp: connection refused", handler.ErrNotReady)
+	h := handler.New(&recordingProcessor{}, nil, handler.Options{Ready: func() error { return notYet }})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	require.Equal(t, http.StatusOK, rec.Code, "any answer tells the host the handler started")
+	require.JSONEq(t, `{"status":"starting","reason":"state store not ready: dial tcp: connection refused"}`, rec.Body.String())
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"sync"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/drswatch/drswatch/internal/config"
@@ -14,10 +17,31 @@ import (
 	"github.com/drswatch/drswatch/store/tablestore"
 )
 
+// azureCredential is the process's one DefaultAzureCredential (the
+// Function's managed identity in Azure, AZURE_CLIENT_ID selecting a
+// user-assigned one; a developer's Azure CLI login locally), built on first
+// use and shared by every client. A failed build is tried again next time.
+type azureCredential struct {
+	mu   sync.Mutex
+	cred azcore.TokenCredential
+}
+
+func (c *azureCredential) get() (azcore.TokenCredential, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cred == nil {
+		cred, err := azidentity.NewDefaultAzureCredential(nil)
+		if err != nil {
+			return nil, fmt.Errorf("azure credential: %w", err)
+		}
+		c.cred = cred
+	}
+	return c.cred, nil
+}
+
 // openTableStore opens the Table Storage state: a connection string
-// (Azurite) when given, else the service URI with DefaultAzureCredential
-// (the Function's managed identity in Azure).
-func openTableStore(ctx context.Context, cfg config.Config) (pipeline.Store, func(), error) {
+// (Azurite) when given, else the service URI with the credential.
+func openTableStore(ctx context.Context, cfg config.Config, cred *azureCredential) (pipeline.Store, func(), error) {
 	if cfg.TableConnection != "" {
 		st, err := tablestore.NewFromConnectionString(ctx, cfg.TableConnection, cfg.TableName, nil)
 		if err != nil {
@@ -25,22 +49,23 @@ func openTableStore(ctx context.Context, cfg config.Config) (pipeline.Store, fun
 		}
 		return st, func() {}, nil
 	}
-	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	c, err := cred.get()
 	if err != nil {
-		return nil, nil, fmt.Errorf("azure credential: %w", err)
+		return nil, nil, err
 	}
-	st, err := tablestore.New(ctx, cfg.TableServiceURI, cfg.TableName, cred, nil)
+	st, err := tablestore.New(ctx, cfg.TableServiceURI, cfg.TableName, c, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open table %s at %s: %w", cfg.TableName, cfg.TableServiceURI, err)
 	}
 	return st, func() {}, nil
 }
 
-// openSink returns the configured alert sink and a func releasing it.
-func openSink(cfg config.Config) (pipeline.Sink, func(), error) {
+// openSink returns the configured alert sink and a func releasing it;
+// `stdout` alerts go to stdout.
+func openSink(cfg config.Config, cred *azureCredential, stdout io.Writer) (pipeline.Sink, func(), error) {
 	switch cfg.Sink {
 	case "stdout":
-		return sink.NewWriter(stdoutWriter()), func() {}, nil
+		return sink.NewWriter(stdout), func() {}, nil
 	case "jsonl":
 		w, err := sink.OpenJSONL(cfg.SinkPath)
 		if err != nil {
@@ -48,13 +73,11 @@ func openSink(cfg config.Config) (pipeline.Sink, func(), error) {
 		}
 		return w, func() { _ = w.Close() }, nil
 	case "loganalytics":
-		// Managed identity in Azure (AZURE_CLIENT_ID selects a user-assigned
-		// one); a developer's Azure CLI login locally.
-		cred, err := azidentity.NewDefaultAzureCredential(nil)
+		c, err := cred.get()
 		if err != nil {
-			return nil, nil, fmt.Errorf("azure credential: %w", err)
+			return nil, nil, err
 		}
-		s, err := loganalytics.New(cfg.LogsEndpoint, cfg.LogsRuleID, cfg.LogsStream, cred,
+		s, err := loganalytics.New(cfg.LogsEndpoint, cfg.LogsRuleID, cfg.LogsStream, c,
 			&loganalytics.Options{Validate: schema.ValidateRow})
 		if err != nil {
 			return nil, nil, fmt.Errorf("log analytics sink: %w", err)

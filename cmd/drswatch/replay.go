@@ -92,7 +92,7 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 		fmt.Fprintln(stderr, err)
 		return errUsage
 	}
-	st, closeStore, err := openStore(ctx, cfg)
+	st, closeStore, err := openStore(ctx, cfg, &azureCredential{})
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,13 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"log/slog"
-	"os"
+	"strings"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
@@ -57,10 +58,52 @@ func options(c config.Config) pipeline.Options {
 	}
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+// newLogger returns serve's JSON logger: debug and info lines to stdout,
+// warn and error lines to stderr. The Functions host logs every stderr line
+// of a custom handler at Error level unless it contains "warn", and stdout
+// lines at Information (functions-host-contract.md, "Logs"), so each line
+// reaches Application Insights at its own level. Levels are written in lower
+// case so that a warning's line contains "warn" whatever the host's
+// comparison.
+func newLogger(stdout, stderr io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: lowerLevel}
+	return slog.New(splitHandler{
+		low:  slog.NewJSONHandler(stdout, opts),
+		high: slog.NewJSONHandler(stderr, opts),
+	})
 }
 
-func stdoutWriter() io.Writer { return os.Stdout }
+func lowerLevel(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.LevelKey {
+		if l, ok := a.Value.Any().(slog.Level); ok {
+			a.Value = slog.StringValue(strings.ToLower(l.String()))
+		}
+	}
+	return a
+}
+
+// splitHandler sends records below warn to low and the others to high.
+type splitHandler struct{ low, high slog.Handler }
+
+func (h splitHandler) pick(l slog.Level) slog.Handler {
+	if l < slog.LevelWarn {
+		return h.low
+	}
+	return h.high
+}
+
+func (h splitHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.pick(l).Enabled(ctx, l)
+}
+
+func (h splitHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.pick(r.Level).Handle(ctx, r)
+}
+
+func (h splitHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return splitHandler{h.low.WithAttrs(as), h.high.WithAttrs(as)}
+}
+
+func (h splitHandler) WithGroup(name string) slog.Handler {
+	return splitHandler{h.low.WithGroup(name), h.high.WithGroup(name)}
+}

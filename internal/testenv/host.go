@@ -18,12 +18,14 @@ type HostResponse struct {
 }
 
 // Invoke sends an invocation of function to h the way the Functions host
-// does (headers included) and fails the test unless the answer is a JSON
-// custom handler response: Outputs an object, Logs an array, ReturnValue
-// null. It returns the status and the decoded answer.
+// does (its headers; chunked, without Content-Length:
+// functions-host-contract.md, "The request") and fails the test unless the
+// answer is a JSON custom handler response: Outputs an object, Logs an
+// array, ReturnValue null. It returns the status and the decoded answer.
 func Invoke(t testing.TB, h http.Handler, function string, body []byte) (int, HostResponse) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/"+function, bytes.NewReader(body))
+	req.ContentLength, req.TransferEncoding = -1, []string{"chunked"}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("X-Azure-Functions-InvocationId", "0f6e9c1a-1d2b-4c3d-8e4f-5a6b7c8d9e0f")
 	req.Header.Set("User-Agent", "Azure-Functions-Host/4.1037.0")
