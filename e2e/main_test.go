@@ -68,8 +68,9 @@ func tableName(prefix string) string {
 func openTable(t *testing.T) pipeline.Store {
 	t.Helper()
 	conn := azurite.Get(t).ConnectionString()
-	st, err := tablestore.NewFromConnectionString(context.Background(), conn, tableName("h"), nil)
+	st, err := tablestore.NewFromConnectionString(conn, tableName("h"), nil)
 	require.NoError(t, err)
+	require.NoError(t, st.CreateTable(context.Background()))
 	return st
 }
 

@@ -26,14 +26,25 @@ type summary struct {
 	lines, events, records, matched, alerts int
 	groups                                  map[string]bool
 	skipped                                 map[string]int
+	truncated                               map[string]int // alert revisions by cut column
 }
 
 func (s *summary) add(r pipeline.Result) {
 	s.records += r.Records
 	s.matched += r.Matched
 	s.alerts += len(r.Alerts)
-	for k, v := range r.Skipped {
-		s.skipped[k] += v
+	for _, a := range r.Alerts {
+		for _, c := range a.TruncatedColumns {
+			if s.truncated == nil {
+				s.truncated = map[string]int{}
+			}
+			s.truncated[c]++
+		}
+	}
+	for _, k := range detect.Skips() {
+		if n := r.Skipped[k]; n > 0 {
+			s.skipped[k.String()] += n
+		}
 	}
 }
 
@@ -53,6 +64,18 @@ func (s *summary) print(w io.Writer) {
 		parts = []string{"none"}
 	}
 	fmt.Fprintf(w, "skipped: %s\n", strings.Join(parts, " "))
+	if len(s.truncated) > 0 {
+		cols := make([]string, 0, len(s.truncated))
+		for c := range s.truncated {
+			cols = append(cols, c)
+		}
+		slices.Sort(cols)
+		parts = parts[:0]
+		for _, c := range cols {
+			parts = append(parts, fmt.Sprintf("%s=%d", c, s.truncated[c]))
+		}
+		fmt.Fprintf(w, "value lists cut (alert revisions by column): %s\n", strings.Join(parts, " "))
+	}
 }
 
 func replay(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -106,7 +129,7 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 		if len(pending) == 0 {
 			return nil
 		}
-		res, err := proc.Process(ctx, pending)
+		res, err := proc.Process(ctx, pipeline.Batch{Events: pending})
 		sum.add(res)
 		for _, id := range res.GroupIDs {
 			sum.groups[id] = true
@@ -115,8 +138,10 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 		if err != nil {
 			return err
 		}
-		for _, e := range res.DeliveryErrors {
-			return fmt.Errorf("write alerts: %w", e)
+		for _, a := range res.Alerts {
+			if a.Err != nil {
+				return fmt.Errorf("write alerts: %w", a.Err)
+			}
 		}
 		return nil
 	}
