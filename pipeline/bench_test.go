@@ -35,12 +35,16 @@ func BenchmarkProcess(b *testing.B) {
 					size += int64(len(e.Body))
 				}
 			}
-			p := pipeline.New(memstore.New(), &rowSink{}, pipeline.Options{Now: fixedNow, FullDecode: full})
+			newProcessor := pipeline.New
+			if full {
+				newProcessor = pipeline.NewFullDecode
+			}
+			p := newProcessor(memstore.New(), &rowSink{}, pipeline.Options{Now: fixedNow})
 			b.SetBytes(size)
 			b.ReportAllocs()
 			for b.Loop() {
 				for i := 0; i < len(evs); i += 100 {
-					if _, err := p.Process(context.Background(), evs[i:min(i+100, len(evs))]); err != nil {
+					if _, err := p.Process(context.Background(), pipeline.Batch{Events: evs[i:min(i+100, len(evs))]}); err != nil {
 						b.Fatal(err)
 					}
 				}

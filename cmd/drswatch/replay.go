@@ -41,8 +41,10 @@ func (s *summary) add(r pipeline.Result) {
 			s.truncated[c]++
 		}
 	}
-	for k, v := range r.Skipped {
-		s.skipped[k] += v
+	for _, k := range detect.Skips() {
+		if n := r.Skipped[k]; n > 0 {
+			s.skipped[k.String()] += n
+		}
 	}
 }
 
@@ -127,7 +129,7 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 		if len(pending) == 0 {
 			return nil
 		}
-		res, err := proc.Process(ctx, pending)
+		res, err := proc.Process(ctx, pipeline.Batch{Events: pending})
 		sum.add(res)
 		for _, id := range res.GroupIDs {
 			sum.groups[id] = true
@@ -136,8 +138,10 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 		if err != nil {
 			return err
 		}
-		for _, e := range res.DeliveryErrors {
-			return fmt.Errorf("write alerts: %w", e)
+		for _, a := range res.Alerts {
+			if a.Err != nil {
+				return fmt.Errorf("write alerts: %w", a.Err)
+			}
 		}
 		return nil
 	}
@@ -174,7 +178,8 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 }
 
 // replayFile streams one file line by line; each non-blank line is an Event
-// Hub body.
+// Hub body, a record or an array of them, unless the file is one JSON
+// document over many lines (input.go).
 func replayFile(name string, stdin io.Reader, sum *summary, strict bool, emit func([]byte) error) error {
 	var r io.Reader = stdin
 	if name != "-" {
@@ -186,6 +191,9 @@ func replayFile(name string, stdin io.Reader, sum *summary, strict bool, emit fu
 		r = f
 	}
 	br := bufio.NewReaderSize(r, 1<<20)
+	if opensDocument(br) {
+		return replayDocument(name, br, sum, strict, emit)
+	}
 	var scratch []byte
 	line := 0
 	for {
@@ -207,12 +215,14 @@ func replayFile(name string, stdin io.Reader, sum *summary, strict bool, emit fu
 		}
 		if t := bytes.TrimSpace(b); len(t) > 0 {
 			sum.lines++
-			if strict {
-				if err := checkStrict(t); err != nil {
-					return fmt.Errorf("%s:%d: %w", name, line, err)
+			if e := emitLine(t, func(body []byte) error { // t is only valid until the next read
+				if strict {
+					if err := checkStrict(body); err != nil {
+						return fmt.Errorf("%s:%d: %w", name, line, err)
+					}
 				}
-			}
-			if e := emit(t); e != nil { // t is only valid until the next read
+				return emit(body)
+			}); e != nil {
 				return e
 			}
 		}
@@ -258,7 +268,7 @@ func readLine(br *bufio.Reader, scratch *[]byte) ([]byte, error) {
 func checkStrict(body []byte) error {
 	var bad error
 	n := 0
-	detect.SplitBody(body, func(raw []byte) {
+	detect.ScanBody(body, detect.Prefilter{}, func(raw []byte) {
 		n++
 		if bad != nil {
 			return
