@@ -2,6 +2,8 @@ package detect
 
 import (
 	"bytes"
+
+	"github.com/drswatch/drswatch/internal/jsonbytes"
 )
 
 // DeviceKind is what DeviceFilter makes of a record from its bytes: a set
@@ -120,12 +122,12 @@ func (f DeviceFilter) namesWatched(raw []byte) bool {
 			return false
 		}
 		quoted := i+j > 0 && raw[i+j-1] == '"'
-		k := skipSpace(raw, i+j+len(deviceIDKey))
+		k := jsonbytes.Space(raw, i+j+len(deviceIDKey))
 		i = i + j + len(deviceIDKey)
 		if !quoted || k >= len(raw) || raw[k] != ':' {
 			continue
 		}
-		k = skipSpace(raw, k+1)
+		k = jsonbytes.Space(raw, k+1)
 		if k+38 > len(raw) || raw[k] != '"' || raw[k+37] != '"' {
 			continue
 		}
@@ -148,13 +150,14 @@ func (f DeviceFilter) namesWatched(raw []byte) bool {
 // deviceId, no \u escape) is ruled out by those few searches over the whole
 // body, without delimiting its records: the common case, whatever share of
 // its sign-ins carries a primary refresh token. Other bodies are split as
-// SplitBody splits them and each record is classified.
+// ScanBody splits them (with the zero Prefilter) and each record is
+// classified.
 func (f DeviceFilter) ScanBody(body []byte, fn func(raw []byte, k DeviceKind)) int {
 	if !f.mayHold(body) {
 		return 0
 	}
 	n := 0
-	SplitBody(body, func(raw []byte) {
+	ScanBody(body, Prefilter{}, func(raw []byte) {
 		if k := f.Classify(raw); k != DeviceNone {
 			n++
 			fn(raw, k)
@@ -172,12 +175,6 @@ func (f DeviceFilter) mayHold(body []byte) bool {
 		return true
 	}
 	return bytes.Contains(body, unicodeEscape)
-}
-
-// SplitEvery calls fn for every record of body with the kinds it may be:
-// the reference path (FullDecode) that the filter is tested against.
-func SplitEvery(body []byte, fn func(raw []byte, k DeviceKind)) int {
-	return SplitBody(body, func(raw []byte) { fn(raw, deviceEither) })
 }
 
 // Watches reports whether the filter watches deviceID (a lower-case GUID).

@@ -162,10 +162,6 @@ func (p *Processor) planChain(cp *ChainPlan, f detect.DeviceFilter, body []byte,
 			cp.SignIns = append(cp.SignIns, s)
 		}
 	}
-	if p.o.FullDecode {
-		detect.SplitEvery(body, handle)
-		return
-	}
 	f.ScanBody(body, handle)
 }
 

@@ -115,10 +115,6 @@ type Options struct {
 	// once, across all the batches and sweeps it runs (default 8): one limit
 	// per process, since a process has one Processor.
 	GroupConcurrency int
-	// FullDecode turns off the byte prefilter (detect.ScanBody) and the
-	// selective decoder (detect.DecodeRecordFast) and decodes every record in
-	// full: the reference path the fast one is tested against.
-	FullDecode bool
 	// SeedOnly turns off the sliding-window rule and the attack chain: the
 	// Processor is then the ES|QL rule alone, and touches no state but the
 	// seed groups and their outbox.
@@ -257,13 +253,9 @@ func (p *Processor) Plan(events []Event, now time.Time) Plan {
 	index := map[string]int{}
 	devices := p.watchFilter()
 	seenPRT := map[string]bool{}
-	decode := detect.DecodeRecordFast
-	if p.o.FullDecode {
-		decode = detect.DecodeRecord
-	}
 	for _, ev := range events {
 		handle := func(raw []byte) {
-			rec, skip := decode(raw)
+			rec, skip := detect.DecodeRecord(raw)
 			if skip != detect.SkipNone {
 				pl.Skipped[skip]++
 				return
@@ -291,10 +283,6 @@ func (p *Processor) Plan(events []Event, now time.Time) Plan {
 		}
 		if !p.o.SeedOnly {
 			p.planChain(&pl.Chain, devices, ev.Body, seenPRT)
-		}
-		if p.o.FullDecode {
-			pl.Records += detect.SplitBody(ev.Body, handle)
-			continue
 		}
 		n, rejected := detect.ScanBody(ev.Body, p.pf, handle)
 		pl.Records += n
