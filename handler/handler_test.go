@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -171,31 +174,102 @@ func TestRecordedMetadataGivesEnqueuedTimes(t *testing.T) {
 	require.Equal(t, "2026-11-03T09:33:10.52Z", p.events[0].EnqueuedAt.Format("2006-01-02T15:04:05.999Z07:00"))
 }
 
+// memDeadLetters is a hand-written dead-letter store in memory; down makes
+// every Put fail.
+type memDeadLetters struct {
+	mu    sync.Mutex
+	down  bool
+	items map[string][]byte
+}
+
+func (m *memDeadLetters) Put(_ context.Context, name string, body io.Reader) error {
+	b, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return errors.New("blob service unavailable")
+	}
+	if m.items == nil {
+		m.items = map[string][]byte{}
+	}
+	m.items[name] = b
+	return nil
+}
+
+// only returns the one dead letter's name and body.
+func (m *memDeadLetters) only(t *testing.T) (string, []byte) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	require.Len(t, m.items, 1, "one dead letter")
+	for k, v := range m.items {
+		return k, v
+	}
+	return "", nil
+}
+
+// TestMalformedInvocations: an invocation no retry can fix answers 200 (a
+// non-2xx would be retried without end and stall the partition), with its
+// raw body dead-lettered under a name holding its time, partition, reason
+// and invocation id.
 func TestMalformedInvocations(t *testing.T) {
 	big := bytes.Repeat([]byte("a"), 2048)
 	tests := []struct {
-		name string
-		body []byte
-		code int
+		name   string
+		body   []byte
+		reason string
 	}{
-		{"not json", []byte("this is not json"), http.StatusBadRequest},
-		{"truncated json", []byte(`{"Data":{"events":"[`), http.StatusBadRequest},
-		{"empty body", nil, http.StatusBadRequest},
-		{"no Data", []byte(`{"Metadata":{}}`), http.StatusBadRequest},
-		{"unknown binding", []byte(`{"Data":{"messages":"[]"}}`), http.StatusBadRequest},
-		{"events is a number", []byte(`{"Data":{"events":42}}`), http.StatusBadRequest},
-		{"events string is not json", []byte(`{"Data":{"events":"[not json"}}`), http.StatusBadRequest},
-		{"body over the cap", append([]byte(`{"Data":{"events":"`), append(big, []byte(`"}}`)...)...), http.StatusRequestEntityTooLarge},
+		{"not json", []byte("this is not json"), handler.ReasonMalformed},
+		{"truncated json", []byte(`{"Data":{"events":"[`), handler.ReasonMalformed},
+		{"empty body", nil, handler.ReasonMalformed},
+		{"no Data", []byte(`{"Metadata":{}}`), handler.ReasonNoData},
+		{"unknown binding", []byte(`{"Data":{"messages":"[]"}}`), handler.ReasonUnknownBinding},
+		{"events is a number", []byte(`{"Data":{"events":42}}`), handler.ReasonMalformedBinding},
+		{"events string is not json", []byte(`{"Data":{"events":"[not json"}}`), handler.ReasonMalformedBinding},
+		{"body over the cap", append([]byte(`{"Data":{"events":"`), append(big, []byte(`"}}`)...)...), handler.ReasonTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &recordingProcessor{}
-			code, resp := post(t, handler.New(p, nil, handler.Options{MaxBodyBytes: 1024}), handler.FunctionSignIns, tc.body)
-			require.Equal(t, tc.code, code, "logs %v", resp.Logs)
+			dl := &memDeadLetters{}
+			h := handler.New(p, nil, handler.Options{MaxBodyBytes: 1024, DeadLetters: dl, Now: func() time.Time {
+				return time.Date(2026, 11, 3, 9, 33, 20, 0, time.UTC)
+			}})
+			code, resp := post(t, h, handler.FunctionSignIns, tc.body)
+			require.Equal(t, http.StatusOK, code, "logs %v", resp.Logs)
 			require.Empty(t, p.events)
 			require.NotEmpty(t, resp.Logs)
+			require.Contains(t, resp.Logs[0], "dead-lettered")
+			name, body := dl.only(t)
+			require.Equal(t, "2026/11/03/093320.000Z-p-"+tc.reason+"-0f6e9c1a-1d2b-4c3d-8e4f-5a6b7c8d9e0f.json", name)
+			require.Equal(t, string(tc.body), string(body), "the raw body, whole")
+			require.Equal(t, int64(1), h.DeadLettered())
 		})
 	}
+}
+
+// TestDeadLetterFailureIsRetried: when the dead letter cannot be written the
+// invocation answers 500, so the host retries it and nothing is lost.
+func TestDeadLetterFailureIsRetried(t *testing.T) {
+	var logs bytes.Buffer
+	dl := &memDeadLetters{down: true}
+	h := handler.New(&recordingProcessor{}, slog.New(slog.NewJSONHandler(&logs, nil)), handler.Options{DeadLetters: dl})
+	code, resp := post(t, h, handler.FunctionSignIns, []byte("this is not json"))
+	require.Equal(t, http.StatusInternalServerError, code)
+	require.Contains(t, resp.Logs[0], "dead-letter write failed, retry")
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(bytes.TrimSpace(logs.Bytes()), &line))
+	require.Equal(t, "dead_letter", line["failed"])
+	require.Contains(t, line["error"], "blob service unavailable")
+	require.Equal(t, int64(0), h.DeadLettered())
+
+	dl.down = false // the host's retry
+	code, _ = post(t, h, handler.FunctionSignIns, []byte("this is not json"))
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, int64(1), h.DeadLettered())
 }
 
 func TestEmptyBatch(t *testing.T) {
