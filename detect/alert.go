@@ -56,6 +56,19 @@ type Alert struct {
 	UserAgents                 []string `json:"UserAgents"`
 	IsBrowserMax               int      `json:"IsBrowserMax"`
 	EventCount                 int      `json:"EventCount"`
+	// TruncatedColumns names the value-list columns that left values out
+	// or shortened one to fit their byte budget (see ListBudget); empty when
+	// every list is complete, as ES|QL VALUES() returns it.
+	TruncatedColumns []string `json:"TruncatedColumns"`
+	// GeoSource is GeoSourceGeoIP when SourceCities, SourceRegions and
+	// SourceCountries come from a GeoIP database as Elastic's pipeline fills
+	// source.geo, GeoSourceEntra when they hold Entra's own location.
+	GeoSource string `json:"GeoSource"`
+	// EntraCities, EntraRegions and EntraCountries hold Entra's own
+	// properties.location whatever GeoSource says.
+	EntraCities    []string `json:"EntraCities"`
+	EntraRegions   []string `json:"EntraRegions"`
+	EntraCountries []string `json:"EntraCountries"`
 }
 
 // alert builds the alert's figures from the group (without revision and
@@ -78,6 +91,12 @@ func (r Rule) alert(g *Group) Alert {
 			inter = append(inter, false)
 		case "true":
 			inter = append(inter, true)
+		}
+	}
+	truncated := []string{}
+	for c := range numColumns {
+		if g.Cut.Has(c) {
+			truncated = append(truncated, columnNames[c])
 		}
 	}
 	return Alert{
@@ -122,6 +141,11 @@ func (r Rule) alert(g *Group) Alert {
 		UserAgents:                 vals(ColUserAgents),
 		IsBrowserMax:               g.BrowserMax,
 		EventCount:                 g.EventCount(),
+		TruncatedColumns:           truncated,
+		GeoSource:                  g.GeoSource(),
+		EntraCities:                vals(ColEntraCities),
+		EntraRegions:               vals(ColEntraRegions),
+		EntraCountries:             vals(ColEntraCountries),
 	}
 }
 

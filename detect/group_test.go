@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/drswatch/drswatch/store"
 )
 
 var now = time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
@@ -212,8 +215,8 @@ func TestEvaluateRevisions(t *testing.T) {
 	require.False(t, ok, "round-tripped group re-emitted unchanged figures")
 }
 
-// orderScenario is a group with more distinct values than MaxValues, so the
-// value lists' bound is exercised too.
+// orderScenario is a group whose user agents pass their column's byte
+// budget, so the value lists' bound is exercised too.
 func orderScenario(t testing.TB) []Record {
 	t.Helper()
 	var recs []Record
@@ -221,7 +224,7 @@ func orderScenario(t testing.TB) []Record {
 		rec := with(baseRecord(), "properties.id", fmt.Sprintf("ord-%02d", i))
 		rec = with(rec, "time", fmt.Sprintf("2026-03-02T10:%02d:%02d.%03dZ", i/2, i%60, i*7))
 		rec = with(rec, "properties.ipAddress", fmt.Sprintf("198.51.100.%d", i%5))
-		rec = with(rec, "properties.userAgent", fmt.Sprintf("agent-%02d", i))
+		rec = with(rec, "properties.userAgent", fmt.Sprintf("agent-%02d %s", i, strings.Repeat("x", 300)))
 		browser := "Rich Client 4"
 		if i == 17 {
 			browser = "Firefox 121"
@@ -248,7 +251,9 @@ func TestOrderAndBatchIndependence(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, 40, want.EventCount)
 	require.Equal(t, 5, want.SourceAddressCount)
-	require.Len(t, want.UserAgents, MaxValues)
+	require.Less(t, len(want.UserAgents), 40, "user agents fit their budget")
+	require.Greater(t, len(want.UserAgents), 16)
+	require.Equal(t, []string{"UserAgents"}, want.TruncatedColumns)
 
 	rng := rand.New(rand.NewPCG(20260302, 1))
 	for run := range 200 {
@@ -280,20 +285,132 @@ func TestOrderAndBatchIndependence(t *testing.T) {
 	}
 }
 
-func TestGroupMaxValues(t *testing.T) {
-	g := NewGroup(Key{UPN: "u", SessionID: "s"})
-	var all []string
-	for i := 30; i > 0; i-- {
-		v := fmt.Sprintf("v%02d", i)
-		all = append(all, v)
-		g.addValue(ColUserAgents, v)
+// listJSON is the JSON array of a list as the alert row encodes it.
+func listJSON(t testing.TB, vs []string) []byte {
+	t.Helper()
+	if vs == nil {
+		vs = []string{}
 	}
-	slices.Sort(all)
-	require.Equal(t, all[:MaxValues], g.Values[ColUserAgents], "kept values = the MaxValues smallest")
-	require.False(t, g.addValue(ColUserAgents, "zzz"), "value above the kept range added")
-	require.True(t, g.addValue(ColUserAgents, "a"), "value below the kept range not added")
-	require.Len(t, g.Values[ColUserAgents], MaxValues)
-	require.False(t, g.addValue(ColUserAgents, ""), "empty value added")
+	var buf strings.Builder
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	require.NoError(t, enc.Encode(vs))
+	return []byte(strings.TrimSuffix(buf.String(), "\n"))
+}
+
+func TestGroupValueBudget(t *testing.T) {
+	long := func(i int) string { return fmt.Sprintf("v%04d-%s", i, strings.Repeat("y", 200)) }
+	tests := []struct {
+		name    string
+		col     Column
+		values  []string
+		wantAll bool // every value kept, column not cut
+	}{
+		{name: "40 addresses all kept", col: ColSourceAddresses, values: seq(40, func(i int) string { return fmt.Sprintf("2001:db8:%x::%x", i, i*7) }), wantAll: true},
+		{name: "40 token ids all kept", col: ColUniqueTokenIdentifiers, values: seq(40, func(i int) string { return fmt.Sprintf("tok%022d", i) }), wantAll: true},
+		{name: "1,000 IPv4 addresses all kept", col: ColSourceAddresses, values: seq(1000, func(i int) string { return fmt.Sprintf("198.51.%d.%d", i/256, i%256) }), wantAll: true},
+		{name: "user agents past the budget", col: ColUserAgents, values: seq(60, long)},
+		{name: "addresses past the budget", col: ColSourceAddresses, values: seq(5000, func(i int) string { return fmt.Sprintf("2001:db8:%04x::%04x", i, i) })},
+		{name: "quotes count twice", col: ColBrowsers, values: seq(300, func(i int) string { return fmt.Sprintf("%03d%s", i, strings.Repeat(`"`, 20)) })},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sorted := slices.Clone(tc.values)
+			slices.Sort(sorted)
+			rng := rand.New(rand.NewPCG(7, uint64(len(tc.values))))
+			var first []string
+			for run := range 5 {
+				g := NewGroup(Key{UPN: "u", SessionID: "s"})
+				perm := slices.Clone(tc.values)
+				rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+				for _, v := range perm {
+					g.addValue(tc.col, v)
+				}
+				got := g.Values[tc.col]
+				b := listJSON(t, got)
+				require.LessOrEqual(t, len(b), ListBudget(tc.col), "list JSON %d bytes, budget %d", len(b), ListBudget(tc.col))
+				require.Equal(t, len(b), g.listBytes(tc.col), "tracked size = encoded size")
+				require.Equal(t, sorted[:len(got)], got, "kept values = the smallest ones")
+				if tc.wantAll {
+					require.Len(t, got, len(tc.values))
+					require.False(t, g.Cut.Has(tc.col))
+					require.Empty(t, g.Over[tc.col])
+				} else {
+					require.Less(t, len(got), len(tc.values))
+					require.True(t, g.Cut.Has(tc.col), "cut column not flagged")
+					require.Equal(t, sorted[len(got)], g.Over[tc.col], "Over = smallest value left out")
+					next := listJSON(t, sorted[:len(got)+1])
+					require.Greater(t, len(next), ListBudget(tc.col), "one more value would still have fitted")
+				}
+				if run == 0 {
+					first = slices.Clone(got)
+				}
+				require.Equal(t, first, got, "run %d: arrival order changed the kept values", run)
+			}
+		})
+	}
+}
+
+func seq(n int, f func(int) string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = f(i)
+	}
+	return out
+}
+
+func TestGroupValueBoundAfterCut(t *testing.T) {
+	g := NewGroup(Key{UPN: "u", SessionID: "s"})
+	big := strings.Repeat(`"`, 1000) // 2,004 bytes in the list: two fit ListBytes, three do not
+	require.True(t, g.addValue(ColBrowsers, "b"+big))
+	require.True(t, g.addValue(ColBrowsers, "c"+big))
+	require.False(t, g.addValue(ColBrowsers, "d"+big), "value past the budget kept")
+	require.Equal(t, "d"+big, g.Over[ColBrowsers])
+	// A small value above the bound stays out, as it would have had it
+	// arrived before the large one.
+	require.False(t, g.addValue(ColBrowsers, "e"), "value above Over added")
+	// A value below it goes in and pushes out what no longer fits.
+	require.True(t, g.addValue(ColBrowsers, "a"+big))
+	require.Equal(t, []string{"a" + big, "b" + big}, g.Values[ColBrowsers])
+	require.Equal(t, "c"+big, g.Over[ColBrowsers])
+	require.False(t, g.addValue(ColBrowsers, ""), "empty value added")
+	require.True(t, g.Cut.Has(ColBrowsers))
+	require.False(t, g.Cut.Has(ColUserAgents))
+
+	// A value over MaxValueBytes is shortened and flags its column.
+	require.True(t, g.addValue(ColUserAgents, strings.Repeat("z", MaxValueBytes+1)))
+	require.True(t, g.Cut.Has(ColUserAgents))
+	require.Len(t, g.Values[ColUserAgents][0], MaxValueBytes)
+}
+
+func TestJSONLen(t *testing.T) {
+	for _, s := range []string{"", "plain", `a"b\c`, "\u2028\u2029x", "Zürich – Straße", "<&>", strings.Repeat("\uFFFD", 9)} {
+		require.Equal(t, len(listJSON(t, []string{s}))-2, jsonLen(s), "jsonLen(%q)", s)
+	}
+}
+
+func TestFortyAddressesAndTokens(t *testing.T) {
+	r := DefaultRule()
+	var g *Group
+	var addrs, toks []string
+	for i := range 40 {
+		rec := ev(t, fmt.Sprint("burst-", i), "2026-03-02T10:05:00Z", fmt.Sprintf("203.0.113.%d", i+1), "Chrome 120")
+		rec.UniqueTokenIdentifier = fmt.Sprintf("tok-%02d-QmFzZTY0VG9rZW4", i)
+		addrs, toks = append(addrs, rec.SourceAddress), append(toks, rec.UniqueTokenIdentifier)
+		if g == nil {
+			k, _ := r.Select(rec)
+			g = NewGroup(k)
+		}
+		require.True(t, g.Merge(rec, nil))
+	}
+	a, ok := r.Evaluate(g, now)
+	require.True(t, ok)
+	require.ElementsMatch(t, addrs, a.SourceAddresses)
+	require.ElementsMatch(t, toks, a.UniqueTokenIdentifiers)
+	require.Equal(t, 40, a.SourceAddressCount)
+	require.Equal(t, 40, a.EventCount)
+	require.Empty(t, a.TruncatedColumns)
+	require.NotNil(t, a.TruncatedColumns, "encodes as []")
 }
 
 func TestClean(t *testing.T) {
@@ -351,7 +468,7 @@ func TestGroupStateRoundTrip(t *testing.T) {
 	k, _ := r.Select(recs[0])
 	g := NewGroup(k)
 	for _, rec := range recs {
-		g.Merge(rec, func(code string) string { return "Country " + code })
+		g.Merge(rec, &Geo{CountryName: func(code string) string { return "Country " + code }})
 	}
 	_, ok := r.Evaluate(g, now)
 	require.True(t, ok)
@@ -363,7 +480,9 @@ func TestGroupStateRoundTrip(t *testing.T) {
 	back.Key.Window = g.Key.Window
 	require.Equal(t, *g, back, "UnmarshalBinary(MarshalBinary(g)) differs from g")
 
-	for _, bad := range []string{``, `{}`, `{"v":2}`, `{"v":1,"e":"AAE="}`, `not json`} {
+	for _, bad := range []string{``, `{}`, `{"v":3}`, `{"v":1,"e":"AAE="}`, `not json`,
+		`{"v":2,"x":{"Nope":["a"]}}`, `{"v":2,"x":{"Browsers":["b","a"]}}`, `{"v":2,"x":{"Browsers":["a","a"]}}`,
+		`{"v":2,"x":{"Browsers":[""]}}`, `{"v":2,"x":{"Browsers":["b"]},"c":{"Browsers":"a"}}`, `{"v":2,"t":["Nope"]}`} {
 		var x Group
 		require.Error(t, x.UnmarshalBinary([]byte(bad)), "UnmarshalBinary(%q) accepted", bad)
 	}
@@ -371,9 +490,10 @@ func TestGroupStateRoundTrip(t *testing.T) {
 
 // TestGroupWorstCaseSize fills every bound with the values whose JSON
 // encoding is longest and checks the state still fits one Table entity
-// (store.MaxStateBytes, 720 KiB).
+// (store.MaxStateBytes) and the alert one outbox row (store.MaxRowBytes),
+// with every list under the Logs Ingestion API's 64 KB field limit.
 func TestGroupWorstCaseSize(t *testing.T) {
-	const maxStateBytes = 720 << 10
+	const fieldLimit = 64 << 10 // azure-monitor-limits-custom-logs.md: "Maximum size for field values 64 KB"
 	worst := []string{"<", ">", "&", "\u2028", "\"", "\\", "\uFFFD"}
 	for _, ch := range worst {
 		t.Run(fmt.Sprintf("%U", []rune(ch)[0]), func(t *testing.T) {
@@ -384,20 +504,98 @@ func TestGroupWorstCaseSize(t *testing.T) {
 			for i := range MaxAddresses {
 				insertSorted(&g.Addresses, hash64(fmt.Sprint("a", i)), MaxAddresses)
 			}
-			n := MaxValueBytes / len(ch)
 			for c := range numColumns {
-				for i := range MaxValues {
-					v := fmt.Sprintf("%02d", i) + strings.Repeat(ch, n)
-					g.addValue(c, v)
+				for i := 0; g.Over[c] == ""; i++ {
+					// Short and long values, so both the per-value overhead
+					// and the long escapes are at their worst somewhere.
+					n := (MaxValueBytes - 4) / len(ch)
+					if c%2 == 0 {
+						n = 1
+					}
+					g.addValue(c, fmt.Sprintf("%04d", i)+strings.Repeat(ch, n))
 				}
-				require.Len(t, g.Values[c], MaxValues)
+				g.Over[c] = strings.Repeat(ch, MaxValueBytes/len(ch)) // the longest bound
+				require.True(t, g.Cut.Has(c))
 			}
 			g.Saturated, g.Revision, g.Emitted, g.BrowserMax = true, 1<<30, strings.Repeat("f", 24), 1
+			g.GeoSources = geoIP | geoEntra
 			g.FirstSeen, g.LastSeen = now, now
 			b, err := g.MarshalBinary()
 			require.NoError(t, err)
-			t.Logf("worst-case state with %q: %d bytes (limit %d)", ch, len(b), maxStateBytes)
-			require.LessOrEqual(t, len(b), maxStateBytes, "MarshalBinary(worst case %q) = %d bytes, want <= %d", ch, len(b), maxStateBytes)
+			t.Logf("worst-case state with %q: %d bytes (limit %d)", ch, len(b), store.MaxStateBytes)
+			require.LessOrEqual(t, len(b), store.MaxStateBytes, "MarshalBinary(worst case %q) = %d bytes, want <= %d", ch, len(b), store.MaxStateBytes)
+
+			a := DefaultRule().alert(g)
+			row, err := a.MarshalJSON()
+			require.NoError(t, err)
+			t.Logf("worst-case alert row with %q: %d bytes (limit %d)", ch, len(row), store.MaxRowBytes)
+			require.LessOrEqual(t, len(row), store.MaxRowBytes)
+			var cols map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(row, &cols))
+			for name, v := range cols {
+				require.LessOrEqual(t, len(v), fieldLimit, "column %s: %d bytes", name, len(v))
+			}
+			for c := range numColumns {
+				require.LessOrEqual(t, len(cols[columnNames[c]]), ListBudget(c), "column %s", columnNames[c])
+			}
+			require.Len(t, a.TruncatedColumns, int(numColumns))
 		})
 	}
+}
+
+// TestGroupStateV1Loads reads a group stored by the previous state encoding
+// (testdata/group-state-v1.json, written by MarshalBinary at commit 285265a
+// with the alert it then produced in group-state-v1.alert.json) and checks
+// that it loads with the same figures, counts its 16-value lists as cut, and
+// carries on from there.
+func TestGroupStateV1Loads(t *testing.T) {
+	state, err := os.ReadFile("testdata/group-state-v1.json")
+	require.NoError(t, err)
+	oldRow, err := os.ReadFile("testdata/group-state-v1.alert.json")
+	require.NoError(t, err)
+	var g Group
+	require.NoError(t, g.UnmarshalBinary(bytes.TrimSpace(state)))
+	require.Equal(t, 2, g.Revision)
+	require.Equal(t, 40, g.EventCount())
+	require.Equal(t, 20, g.AddressCount())
+
+	r := DefaultRule()
+	a := r.alert(&g)
+	a.Revision, a.TimeGenerated = g.Revision, Time{now}
+	newRow, err := a.MarshalJSON()
+	require.NoError(t, err)
+	var want, got map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(oldRow, &want))
+	require.NoError(t, json.Unmarshal(newRow, &got))
+	for name, v := range want {
+		require.JSONEq(t, string(v), string(got[name]), "column %s differs from what the old code emitted", name)
+	}
+	require.Equal(t, []string{"UniqueTokenIdentifiers", "SourceAddresses"}, a.TruncatedColumns, "16-value lists of version 1 may have been cut")
+	require.Equal(t, GeoSourceEntra, a.GeoSource)
+	require.Equal(t, a.SourceCities, a.EntraCities, "version 1 locations were Entra's")
+	require.Equal(t, a.SourceRegions, a.EntraRegions)
+	require.Equal(t, a.SourceCountries, a.EntraCountries)
+
+	// It carries on: a token above the old bound stays out (as version 1
+	// would have kept it out), one below goes in, a new address counts.
+	rec := ev(t, "v1-new", "2026-03-02T10:20:00Z", "198.51.100.200", "Chrome 120")
+	rec.UniqueTokenIdentifier = "tok-16"
+	require.True(t, g.Merge(rec, nil))
+	rec = ev(t, "v1-new2", "2026-03-02T10:21:00Z", "198.51.100.201", "Chrome 120")
+	rec.UniqueTokenIdentifier = "tok-00a"
+	require.True(t, g.Merge(rec, nil))
+	require.NotContains(t, g.Values[ColUniqueTokenIdentifiers], "tok-16")
+	require.Contains(t, g.Values[ColUniqueTokenIdentifiers], "tok-00a")
+	require.Equal(t, 22, g.AddressCount())
+	a2, ok := r.Evaluate(&g, now)
+	require.True(t, ok)
+	require.Equal(t, 3, a2.Revision)
+
+	// And it is written back in the current encoding.
+	b, err := g.MarshalBinary()
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(b, []byte(`{"v":2,`)), "state %.20s", b)
+	var back Group
+	require.NoError(t, back.UnmarshalBinary(b))
+	require.Equal(t, g, back)
 }

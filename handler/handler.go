@@ -315,15 +315,21 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 	procStart := h.o.Now()
 	res, err := h.proc.Process(ctx, events)
 	took := h.o.Now().Sub(start)
+	truncated := 0
 	for _, a := range res.Alerts {
 		log.Info("alert", "alert_id", a.AlertID, "revision", a.Revision, "delivered", a.Delivered,
 			"latency_ms", (procStart.Sub(start) + a.SinceReceived).Milliseconds(), "since_enqueued_ms", a.SinceEnqueued.Milliseconds())
+		if len(a.TruncatedColumns) > 0 {
+			truncated++
+			log.Warn("alert value lists cut at their byte budget", "alert_id", a.AlertID, "revision", a.Revision,
+				"truncated_columns", a.TruncatedColumns, "outcome", "truncated")
+		}
 	}
 	for _, e := range res.DeliveryErrors {
 		log.Warn("alert delivery deferred to Sweep", "error", truncate(e.Error(), 500))
 	}
 	summary := []any{"records", res.Records, "matched", res.Matched, "skipped", res.Skipped,
-		"groups", res.Groups, "writes", res.Writes, "alerts", len(res.Alerts), "took_ms", took.Milliseconds()}
+		"groups", res.Groups, "writes", res.Writes, "alerts", len(res.Alerts), "truncated_alerts", truncated, "took_ms", took.Milliseconds()}
 	if err != nil {
 		status, failed := failure(err)
 		log.Error("batch failed; the host will retry it", append(summary, "failed", failed, "error", truncate(err.Error(), 1000))...)

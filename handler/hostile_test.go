@@ -63,11 +63,13 @@ func rawEnvelope(bodies [][]byte) []byte {
 
 // summary is the handler's "batch processed" log line.
 type summary struct {
-	Records int            `json:"records"`
-	Matched int            `json:"matched"`
-	Groups  int            `json:"groups"`
-	Alerts  int            `json:"alerts"`
-	Skipped map[string]int `json:"skipped"`
+	Records int `json:"records"`
+	Matched int `json:"matched"`
+	Groups  int `json:"groups"`
+	Alerts  int `json:"alerts"`
+	// TruncatedAlerts counts the revisions whose value lists were cut.
+	TruncatedAlerts int            `json:"truncated_alerts"`
+	Skipped         map[string]int `json:"skipped"`
 }
 
 func lastSummary(t *testing.T, b *bed) summary {
@@ -252,6 +254,7 @@ func TestHostileRecords(t *testing.T) {
 			for _, v := range append(a.Browsers, a.UserAgents...) {
 				require.LessOrEqual(t, len(v), detect.MaxValueBytes)
 			}
+			require.Equal(t, []string{"Browsers", "UserAgents"}, a.TruncatedColumns, "shortened values flag their columns")
 		}},
 		{name: "invalid UTF-8 in UPN, session id, user agent and browser", raw: true, tables: true, bodies: func() [][]byte {
 			pair := fixture.Phish("bad\xffutf8@contoso.example", "s-\xc3\x28", hostileAt)
@@ -284,7 +287,16 @@ func TestHostileRecords(t *testing.T) {
 			require.False(t, st.Saturated)
 			a := alertRow(t, b, keyOf("spray@contoso.example", "s-spray", 9, 30).ID())
 			require.Equal(t, 10000, a.SourceAddressCount)
-			require.Len(t, a.SourceAddresses, detect.MaxValues)
+			require.Less(t, len(a.SourceAddresses), 10000, "the list is cut at its byte budget")
+			require.Greater(t, len(a.SourceAddresses), 1000)
+			list, err := json.Marshal(a.SourceAddresses)
+			require.NoError(t, err)
+			require.LessOrEqual(t, len(list), detect.ListBudget(detect.ColSourceAddresses))
+			require.Equal(t, []string{"SourceAddresses"}, a.TruncatedColumns)
+			cut := b.logs.lines(t, "alert value lists cut at their byte budget")
+			require.NotEmpty(t, cut, "no log line for the cut list:\n%s", b.logs.String())
+			require.Equal(t, []any{"SourceAddresses"}, cut[len(cut)-1]["truncated_columns"])
+			require.Equal(t, 1, lastSummary(t, b).TruncatedAlerts, "the last batch's revision is counted")
 		}},
 		{name: "same record twice in the batch", bodies: func() [][]byte { return [][]byte{victimBody()} },
 			skipped: map[string]int{"duplicate": 2}},

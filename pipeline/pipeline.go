@@ -61,8 +61,10 @@ type Options struct {
 	// FutureSkew rejects records stamped further than this ahead of now; zero
 	// accepts any time (replay).
 	FutureSkew time.Duration
-	// CountryName maps an ISO 3166 code to an English name.
-	CountryName func(string) string
+	// Geo says where the alert's location and AS columns come from (GeoIP
+	// lookups, Entra's country names); nil keeps Entra's location with ISO
+	// country codes.
+	Geo *detect.Geo
 	// Pseudonymize, when set, replaces user principal names and display names
 	// in alert rows (not in state) by its result.
 	Pseudonymize func(string) string
@@ -143,6 +145,9 @@ type AlertInfo struct {
 	SinceEnqueued time.Duration
 	// SinceReceived is from the start of Process to the hand-over.
 	SinceReceived time.Duration
+	// TruncatedColumns names the value lists the revision had to cut (its
+	// TruncatedColumns column); callers log and count them.
+	TruncatedColumns []string
 }
 
 // Result counts what a batch did.
@@ -169,10 +174,11 @@ func (r *Result) skip(s detect.Skip) {
 }
 
 type groupWork struct {
-	key      detect.Key
-	id       string
-	records  []detect.Record
-	enqueued time.Time
+	key       detect.Key
+	id        string
+	records   []detect.Record
+	enqueued  time.Time
+	truncated []string // of the revision commitGroup made, if any
 }
 
 // Process handles one batch. It returns an error only when state could not
@@ -279,7 +285,8 @@ func (p *Processor) Process(ctx context.Context, events []Event) (Result, error)
 		delivered, derrs := p.deliver(ctx, fresh)
 		now := p.o.Now()
 		for i, pd := range fresh {
-			info := AlertInfo{AlertID: pd.GroupID, Revision: pd.Revision, Delivered: delivered[i], SinceReceived: now.Sub(start)}
+			info := AlertInfo{AlertID: pd.GroupID, Revision: pd.Revision, Delivered: delivered[i], SinceReceived: now.Sub(start),
+				TruncatedColumns: work[pd.GroupID].truncated}
 			if t := enq[pd.GroupID]; !t.IsZero() {
 				info.SinceEnqueued = now.Sub(t)
 			}
@@ -329,7 +336,7 @@ func (p *Processor) commitGroup(ctx context.Context, w *groupWork, now time.Time
 		}
 		matched, dups = 0, 0
 		for _, rec := range w.records {
-			if g.Merge(rec, p.o.CountryName) {
+			if g.Merge(rec, p.o.Geo) {
 				matched++
 			} else {
 				dups++
@@ -340,6 +347,7 @@ func (p *Processor) commitGroup(ctx context.Context, w *groupWork, now time.Time
 		}
 		var outbox []store.Pending
 		if alert, ok := p.o.Rule.Evaluate(g, now); ok {
+			w.truncated = alert.TruncatedColumns
 			row, err := p.encode(alert)
 			if err != nil {
 				return nil, 0, 0, false, fmt.Errorf("group %s: encode alert: %w", w.id, err)

@@ -26,12 +26,21 @@ type summary struct {
 	lines, events, records, matched, alerts int
 	groups                                  map[string]bool
 	skipped                                 map[string]int
+	truncated                               map[string]int // alert revisions by cut column
 }
 
 func (s *summary) add(r pipeline.Result) {
 	s.records += r.Records
 	s.matched += r.Matched
 	s.alerts += len(r.Alerts)
+	for _, a := range r.Alerts {
+		for _, c := range a.TruncatedColumns {
+			if s.truncated == nil {
+				s.truncated = map[string]int{}
+			}
+			s.truncated[c]++
+		}
+	}
 	for k, v := range r.Skipped {
 		s.skipped[k] += v
 	}
@@ -53,6 +62,18 @@ func (s *summary) print(w io.Writer) {
 		parts = []string{"none"}
 	}
 	fmt.Fprintf(w, "skipped: %s\n", strings.Join(parts, " "))
+	if len(s.truncated) > 0 {
+		cols := make([]string, 0, len(s.truncated))
+		for c := range s.truncated {
+			cols = append(cols, c)
+		}
+		slices.Sort(cols)
+		parts = parts[:0]
+		for _, c := range cols {
+			parts = append(parts, fmt.Sprintf("%s=%d", c, s.truncated[c]))
+		}
+		fmt.Fprintf(w, "value lists cut (alert revisions by column): %s\n", strings.Join(parts, " "))
+	}
 }
 
 func replay(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {

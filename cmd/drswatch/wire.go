@@ -53,7 +53,7 @@ func options(c config.Config) pipeline.Options {
 	rule.MinAddresses, rule.MinEvents = c.MinAddresses, c.MinEvents
 	return pipeline.Options{
 		Rule:         rule,
-		CountryName:  countryName,
+		Geo:          &detect.Geo{CountryName: countryName},
 		Pseudonymize: pseudonymizer(c.PseudonymizeKey),
 	}
 }

@@ -64,11 +64,9 @@ func objectBlock(t *testing.T, src, header string) map[string]string {
 	return nil
 }
 
-// appSettings returns the settings every plan gets and the Elastic
-// Premium-only ones, from main.bicep.
-func appSettings(t *testing.T) (common, premium map[string]string) {
-	main := read(t, "infra/bicep/main.bicep")
-	return objectBlock(t, main, "var appSettings = {"), objectBlock(t, main, "var premiumAppSettings = {")
+// appSettings returns the Function App's settings, from main.bicep.
+func appSettings(t *testing.T) map[string]string {
+	return objectBlock(t, read(t, "infra/bicep/main.bicep"), "var appSettings = {")
 }
 
 type binding struct {
@@ -135,12 +133,25 @@ var (
 	hostSettings     = []string{"APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"}
 	// Set by the host or local-only: never an app setting.
 	neverSet = []string{config.EnvPort, config.EnvTableConnection, "AzureWebJobsStorage"}
-	// Flex takes the runtime from functionAppConfig.runtime and rejects these.
-	premiumOnly = []string{"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"}
+	// Flex takes the runtime from functionAppConfig.runtime and the package
+	// from functionAppConfig.deployment; the Functions app settings reference
+	// ("Flex Consumption plan deprecations") lists these as not to be used.
+	flexRejected = []string{"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_WORKER_RUNTIME_VERSION", "FUNCTIONS_EXTENSION_VERSION",
+		"WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING", "WEBSITE_CONTENTSHARE",
+		"SCM_DO_BUILD_DURING_DEPLOYMENT", "ENABLE_ORYX_BUILD"}
+	// Settings whose names TEAM.md fixed for work landing in parallel: the
+	// Bicep sets them before internal/config lists them. Once config.Settings
+	// has a name, it is read by internal/config and this entry is moot.
+	agreedSettings = map[string]string{
+		"DRSWATCH_BLOB_SERVICE_URI":     "dead-letter blob service (serve)",
+		"DRSWATCH_DEADLETTER_CONTAINER": "dead-letter container (serve)",
+		"DRSWATCH_GEOIP_CITY_DB":        "GeoIP city database path (issue 12)",
+		"DRSWATCH_GEOIP_ASN_DB":         "GeoIP ASN database path (issue 12)",
+	}
 )
 
 func TestDeployedSettingsAreSet(t *testing.T) {
-	common, _ := appSettings(t)
+	common := appSettings(t)
 	for _, s := range config.Settings {
 		if !s.Deployed {
 			continue
@@ -154,7 +165,7 @@ func TestDeployedSettingsAreSet(t *testing.T) {
 }
 
 func TestEverySettingIsRead(t *testing.T) {
-	common, premium := appSettings(t)
+	common := appSettings(t)
 	percent, connections := bindingSettings(t)
 	configNames := map[string]bool{}
 	for _, s := range config.Settings {
@@ -168,6 +179,9 @@ func TestEverySettingIsRead(t *testing.T) {
 			return "function.json %" + name + "%"
 		case slices.Contains(hostSettings, name):
 			return "Functions host (Application Insights)"
+		case agreedSettings[name] != "":
+			t.Logf("%s: name fixed in TEAM.md (%s); internal/config does not list it yet", name, agreedSettings[name])
+			return "TEAM.md"
 		}
 		prefix, suffix, ok := strings.Cut(name, "__")
 		if ok && slices.Contains(identitySuffixes, suffix) {
@@ -185,20 +199,16 @@ func TestEverySettingIsRead(t *testing.T) {
 			if slices.Contains(neverSet, name) {
 				t.Fatalf("%s must not be an app setting", name)
 			}
-			if slices.Contains(premiumOnly, name) {
-				t.Fatalf("%s is set for every plan; Flex Consumption rejects it (put it in premiumAppSettings)", name)
+			if slices.Contains(flexRejected, name) {
+				t.Fatalf("%s is set; Flex Consumption takes it from functionAppConfig and rejects the setting", name)
 			}
 			if readBy(name) == "" {
 				t.Errorf("app setting %s is read by nothing (not in config.Settings, function.json or the host's settings)", name)
 			}
 		})
 	}
-	for name := range premium {
-		t.Run("premium/"+name, func(t *testing.T) {
-			if !slices.Contains(premiumOnly, name) {
-				t.Errorf("premiumAppSettings sets %s; only %v belong there", name, premiumOnly)
-			}
-		})
+	if strings.Contains(read(t, "infra/bicep/main.bicep"), "premiumAppSettings") {
+		t.Error("main.bicep has premiumAppSettings; Elastic Premium is not offered (README, Deploy)")
 	}
 	// The module must take its settings only from main.bicep's object.
 	fa := read(t, "infra/bicep/modules/functionapp.bicep")
@@ -245,7 +255,7 @@ func TestFunctionFoldersAndBindings(t *testing.T) {
 		}
 	}
 
-	common, _ := appSettings(t)
+	common := appSettings(t)
 	percent, connections := bindingSettings(t)
 	// What each binding setting must be bound to in main.bicep.
 	want := map[string]string{
@@ -397,7 +407,8 @@ func TestRoleAssignments(t *testing.T) {
 		{"Azure Event Hubs Data Receiver", "a638d3c7-ab3a-418d-83e6-5f17a39d4fde", "Microsoft.EventHub/namespaces/eventhubs", "SignInLogs trigger (SigninHub__fullyQualifiedNamespace)"},
 		{"Storage Blob Data Owner", "b7e6dc6d-f1e8-4753-8033-0f276bb0955b", "Microsoft.Storage/storageAccounts", "host storage + Flex deployment container"},
 		{"Storage Queue Data Contributor", "974c5e8b-45b9-4653-ba55-5f855dd0fb88", "Microsoft.Storage/storageAccounts", "host storage"},
-		{"Storage Table Data Contributor", "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", "Microsoft.Storage/storageAccounts", "DRSWATCH_TABLE_SERVICE_URI state table (creates it if missing)"},
+		{"Storage Table Data Contributor", "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", "Microsoft.Storage/storageAccounts/tableServices/tables", "DRSWATCH_TABLE_NAME state table (made by the template), that table only"},
+		{"Storage Blob Data Contributor", "ba92f5b4-2d11-453d-a403-e96b0029c9fe", "Microsoft.Storage/storageAccounts/blobServices/containers", "DRSWATCH_DEADLETTER_CONTAINER, that container only"},
 		{"Monitoring Metrics Publisher", "3913510d-42f4-4e42-8a64-420c390055eb", "Microsoft.Insights/dataCollectionRules", "DRSWATCH_LOGS_RULE_ID ingestion"},
 		{"Monitoring Metrics Publisher", "3913510d-42f4-4e42-8a64-420c390055eb", "Microsoft.Insights/components", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING=Authorization=AAD"},
 	}
@@ -425,6 +436,8 @@ func TestRoleAssignments(t *testing.T) {
 		"principalId: functionApp.outputs.principalId",
 		"hubName: eventHubs.outputs.hubName",
 		"storageAccountName: storage.outputs.name",
+		"stateTableName: storage.outputs.stateTableName",
+		"deadLetterContainerName: storage.outputs.deadLetterContainerName",
 		"dataCollectionRuleName: dcr.outputs.name",
 		"appInsightsName: appInsights.outputs.name",
 	} {
@@ -436,15 +449,12 @@ func TestRoleAssignments(t *testing.T) {
 
 func TestNoSecretsInAppSettings(t *testing.T) {
 	secretRE := regexp.MustCompile(`(?i)AccountKey=|SharedAccessKey=|listKeys\(|listConnectionStrings\(|primaryKey|secondaryKey|primaryConnectionString|SharedAccessSignature`)
-	common, premium := appSettings(t)
-	for _, set := range []map[string]string{common, premium} {
-		for name, value := range set {
-			t.Run(name, func(t *testing.T) {
-				if secretRE.MatchString(value) {
-					t.Errorf("app setting %s = %s carries a key or connection string; use an identity-based connection", name, value)
-				}
-			})
-		}
+	for name, value := range appSettings(t) {
+		t.Run(name, func(t *testing.T) {
+			if secretRE.MatchString(value) {
+				t.Errorf("app setting %s = %s carries a key or connection string; use an identity-based connection", name, value)
+			}
+		})
 	}
 	// And nowhere in the templates: nothing reads a key back.
 	files, _ := filepath.Glob(filepath.Join(root, "infra/bicep/*.bicep"))
@@ -634,4 +644,92 @@ func deploySection(t *testing.T) string {
 		rest = rest[:len("## Deploy")+end]
 	}
 	return rest
+}
+
+// TestEndpointsFromResources: no cloud host name is written into a template
+// (outside comments); endpoints come from the resources (serviceBusEndpoint,
+// primaryEndpoints, the DCR's endpoints) so the templates fit every cloud.
+func TestEndpointsFromResources(t *testing.T) {
+	hostRE := regexp.MustCompile(`(?i)(core\.windows\.net|servicebus\.windows\.net|\.azure\.com|\.azure\.cn|usgovcloudapi\.net|monitor\.azure)`)
+	files, _ := filepath.Glob(filepath.Join(root, "infra/bicep/*.bicep"))
+	mods, _ := filepath.Glob(filepath.Join(root, "infra/bicep/modules/*.bicep"))
+	for _, f := range append(files, mods...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, l := range strings.Split(string(b), "\n") {
+			code, _, _ := strings.Cut(l, "//")
+			if m := hostRE.FindString(code); m != "" {
+				t.Errorf("%s:%d: host name %q written into the template; take it from the resource", f, i+1, m)
+			}
+		}
+	}
+	eh := read(t, "infra/bicep/modules/eventhubs.bicep")
+	if !strings.Contains(eh, "namespace.properties.serviceBusEndpoint") {
+		t.Error("eventhubs.bicep: fullyQualifiedNamespace must come from the namespace's serviceBusEndpoint")
+	}
+	st := read(t, "infra/bicep/modules/storage.bicep")
+	for _, s := range []string{"account.properties.primaryEndpoints.blob", "account.properties.primaryEndpoints.table"} {
+		if !strings.Contains(st, s) {
+			t.Errorf("storage.bicep: the service URIs must come from %s", s)
+		}
+	}
+}
+
+// TestStateTableAndDeadLetterContainer: the template creates the state table
+// and the dead-letter container, and the app settings and the roles name the
+// ones it created.
+func TestStateTableAndDeadLetterContainer(t *testing.T) {
+	st := read(t, "infra/bicep/modules/storage.bicep")
+	for _, s := range []string{
+		"resource stateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@",
+		"name: stateTableName",
+		"resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@",
+		"name: deadLetterContainerName",
+		"publicAccess: 'None'",
+	} {
+		if !strings.Contains(st, s) {
+			t.Errorf("storage.bicep: missing %q", s)
+		}
+	}
+	common := appSettings(t)
+	want := map[string]string{
+		config.EnvTableName:             "storage.outputs.stateTableName",
+		config.EnvTableServiceURI:       "storage.outputs.tableServiceUri",
+		"DRSWATCH_BLOB_SERVICE_URI":     "storage.outputs.blobServiceUri",
+		"DRSWATCH_DEADLETTER_CONTAINER": "storage.outputs.deadLetterContainerName",
+	}
+	for name, v := range want {
+		if got := common[name]; got != v {
+			t.Errorf("app setting %s = %q; want %s", name, got, v)
+		}
+	}
+	// The defaults are the names TEAM.md fixed (and internal/config's, where it lists them).
+	main := read(t, "infra/bicep/main.bicep")
+	defaults := map[string]string{
+		"stateTableName":          "drswatchstate",
+		"deadLetterContainerName": "drswatch-deadletter",
+	}
+	for param, def := range defaults {
+		if !strings.Contains(main, "param "+param+" string = '"+def+"'") {
+			t.Errorf("main.bicep: want `param %s string = '%s'`", param, def)
+		}
+	}
+	for _, s := range config.Settings {
+		switch s.Name {
+		case config.EnvTableName:
+			if s.Default != defaults["stateTableName"] {
+				t.Errorf("config default %s=%q, Bicep default %q", s.Name, s.Default, defaults["stateTableName"])
+			}
+		case "DRSWATCH_DEADLETTER_CONTAINER":
+			if s.Default != defaults["deadLetterContainerName"] {
+				t.Errorf("config default %s=%q, Bicep default %q", s.Name, s.Default, defaults["deadLetterContainerName"])
+			}
+		}
+	}
+	// No setting asks drswatch to create its table in Azure.
+	if v, ok := common["DRSWATCH_CREATE_TABLE"]; ok && v != "'false'" {
+		t.Errorf("DRSWATCH_CREATE_TABLE = %s in Azure; the template creates the table and the role allows no other", v)
+	}
 }

@@ -3,6 +3,9 @@
 // setting is tenant-scoped and lives in tenant.bicep, deployed separately
 // with this deployment's `authorizationRuleId` output.
 //
+// Hosting: Flex Consumption only (see the README's Deploy section for why
+// Elastic Premium is not offered).
+//
 // Data path:
 //   Entra ID ──diagnostic setting──▶ Event Hub ──trigger──▶ Function App (drswatch serve)
 //        window state ◀──▶ Table Storage        alerts ──Logs Ingestion API──▶ DCR ──▶ DrsWatchAlerts_CL
@@ -27,22 +30,15 @@ param tags object = {
   app: 'drswatch'
 }
 
-@description('Hosting plan. FlexConsumption (default): per-function scale to zero, no Azure Files, package in blob storage via managed identity. ElasticPremium: always-ready instances; sets FUNCTIONS_WORKER_RUNTIME/FUNCTIONS_EXTENSION_VERSION.')
-@allowed([
-  'FlexConsumption'
-  'ElasticPremium'
-])
-param hostingPlan string = 'FlexConsumption'
-
 @description('Function App name (globally unique host name).')
 param functionAppName string = '${namePrefix}-func-${uniqueString(resourceGroup().id)}'
 
-@description('Flex: most instances. Event Hubs scaling never uses more instances than partitions.')
+@description('Flex Consumption: most instances (40-1000). Event Hubs scaling never uses more instances than partitions.')
 @minValue(40)
 @maxValue(1000)
 param flexMaximumInstanceCount int = 40
 
-@description('Flex: memory per instance (MB).')
+@description('Flex Consumption: memory per instance (MB).')
 @allowed([
   512
   2048
@@ -50,18 +46,10 @@ param flexMaximumInstanceCount int = 40
 ])
 param flexInstanceMemoryMB int = 2048
 
-@description('Elastic Premium SKU.')
-@allowed([
-  'EP1'
-  'EP2'
-  'EP3'
-])
-param premiumSku string = 'EP1'
-
-@description('Elastic Premium: most instances.')
-@minValue(1)
-@maxValue(100)
-param premiumMaximumElasticWorkerCount int = 4
+@description('Flex Consumption: instances kept running for SignInLogs (0 scales to zero; billed while idle). At most one instance reads a partition, so more than partitionCount would idle.')
+@minValue(0)
+@maxValue(32)
+param flexAlwaysReadyInstances int = 0
 
 @description('Event Hubs namespace name (globally unique).')
 param eventHubsNamespaceName string = '${namePrefix}-ehns-${uniqueString(resourceGroup().id)}'
@@ -74,10 +62,10 @@ param hubName string = 'entra-signins'
 @maxValue(32)
 param partitionCount int = 4
 
-@description('Days events stay in the hub (1-7 on Standard).')
+@description('Days events stay in the hub (Standard: 1-7, included in the throughput-unit price up to 84 GB per TU). SignInLogs retries a failed batch without end, so this is the longest outage that loses nothing.')
 @minValue(1)
 @maxValue(7)
-param messageRetentionInDays int = 1
+param messageRetentionInDays int = 7
 
 @description('Consumer group of the SignInLogs function (its own, not $Default).')
 param consumerGroupName string = 'drswatch'
@@ -90,8 +78,15 @@ param diagnosticsRuleName string = 'entra-diagnostics'
 @maxLength(24)
 param storageAccountName string = 'st${take(toLower(replace(namePrefix, '-', '')), 9)}${uniqueString(resourceGroup().id)}'
 
-@description('State table name (DRSWATCH_TABLE_NAME).')
+@description('State table name (DRSWATCH_TABLE_NAME): 3-63 letters and digits, starting with a letter. Created by the template.')
+@minLength(3)
+@maxLength(63)
 param stateTableName string = 'drswatchstate'
+
+@description('Blob container for invocations no retry can fix (DRSWATCH_DEADLETTER_CONTAINER): 3-63 lowercase letters, digits and hyphens.')
+@minLength(3)
+@maxLength(63)
+param deadLetterContainerName string = 'drswatch-deadletter'
 
 @description('How late a record may arrive after its window ends and still count (DRSWATCH_ALLOWED_LATENESS, a Go duration).')
 param allowedLateness string = '24h'
@@ -107,8 +102,10 @@ param workspaceName string = '${namePrefix}-law-${uniqueString(resourceGroup().i
 @maxValue(730)
 param workspaceRetentionInDays int = 90
 
-@description('Interactive retention of the alerts table in days; -1 uses the workspace default.')
-param alertsRetentionInDays int = -1
+@description('Interactive retention of the alerts table in days (4-730); null (the default) keeps the workspace\'s retention.')
+@minValue(4)
+@maxValue(730)
+param alertsRetentionInDays int?
 
 @description('Action group resource id the alert rules notify; empty for none.')
 param actionGroupId string = ''
@@ -163,6 +160,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: 'app-package'
+    deadLetterContainerName: deadLetterContainerName
     stateTableName: stateTableName
   }
 }
@@ -222,18 +220,14 @@ var appSettings = {
   DRSWATCH_TABLE_SERVICE_URI: storage.outputs.tableServiceUri
   DRSWATCH_TABLE_NAME: storage.outputs.stateTableName
   DRSWATCH_ALLOWED_LATENESS: allowedLateness
+  // drswatch dead-letters invocations no retry can fix to this container (managed identity).
+  DRSWATCH_BLOB_SERVICE_URI: storage.outputs.blobServiceUri
+  DRSWATCH_DEADLETTER_CONTAINER: storage.outputs.deadLetterContainerName
   // drswatch alerts → Logs Ingestion API → DCR → the custom table.
   DRSWATCH_SINK: 'loganalytics'
   DRSWATCH_LOGS_ENDPOINT: dcr.outputs.logsIngestionEndpoint
   DRSWATCH_LOGS_RULE_ID: dcr.outputs.immutableId
   DRSWATCH_LOGS_STREAM: schema.stream
-}
-
-// Elastic Premium only: Flex takes the runtime from functionAppConfig.runtime
-// and rejects these settings.
-var premiumAppSettings = {
-  FUNCTIONS_WORKER_RUNTIME: 'custom'
-  FUNCTIONS_EXTENSION_VERSION: '~4'
 }
 
 module functionApp 'modules/functionapp.bicep' = {
@@ -242,13 +236,11 @@ module functionApp 'modules/functionapp.bicep' = {
     name: functionAppName
     location: location
     tags: tags
-    hostingPlan: hostingPlan
-    appSettings: hostingPlan == 'FlexConsumption' ? appSettings : union(appSettings, premiumAppSettings)
+    appSettings: appSettings
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     maximumInstanceCount: flexMaximumInstanceCount
     instanceMemoryMB: flexInstanceMemoryMB
-    premiumSku: premiumSku
-    premiumMaximumElasticWorkerCount: premiumMaximumElasticWorkerCount
+    alwaysReadyInstances: flexAlwaysReadyInstances
   }
 }
 
@@ -259,6 +251,8 @@ module roles 'modules/roles.bicep' = {
     eventHubsNamespaceName: eventHubs.outputs.namespaceName
     hubName: eventHubs.outputs.hubName
     storageAccountName: storage.outputs.name
+    stateTableName: storage.outputs.stateTableName
+    deadLetterContainerName: storage.outputs.deadLetterContainerName
     dataCollectionRuleName: dcr.outputs.name
     appInsightsName: appInsights.outputs.name
   }
@@ -280,7 +274,6 @@ module alerts 'modules/alerts.bicep' = {
 // ------------------------------------------------------------------ outputs
 
 output functionAppName string = functionApp.outputs.name
-output hostingPlan string = hostingPlan
 output logsIngestionEndpoint string = dcr.outputs.logsIngestionEndpoint
 output dcrImmutableId string = dcr.outputs.immutableId
 output eventHubsNamespace string = eventHubs.outputs.namespaceName

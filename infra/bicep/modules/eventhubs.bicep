@@ -25,7 +25,7 @@ param hubName string
 @maxValue(32)
 param partitionCount int
 
-@description('Days events are kept in the hub (Standard: 1-7). drswatch checkpoints, so this only bounds how long an outage can be caught up.')
+@description('Days events are kept in the hub (Standard: 1-7, Event Hubs quotas). The SignInLogs function retries a failed batch without end, so this is the longest storage or identity outage that loses nothing.')
 @minValue(1)
 @maxValue(7)
 param messageRetentionInDays int
@@ -80,9 +80,15 @@ resource diagnosticsRule 'Microsoft.EventHub/namespaces/authorizationRules@2024-
   }
 }
 
+// https://<namespace>.servicebus.windows.net:443/ in the public cloud; other
+// clouds have other suffixes, so the host name is taken from the resource.
+var serviceBusEndpoint = namespace.properties.serviceBusEndpoint
+
 output namespaceName string = namespace.name
-// Public cloud host name; the Event Hubs trigger's identity connection needs it.
-output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'
+output namespaceId string = namespace.id
+// The host name alone (<namespace>.servicebus.windows.net): what the Event Hubs
+// trigger's identity connection (<connection>__fullyQualifiedNamespace) wants.
+output fullyQualifiedNamespace string = split(split(replace(serviceBusEndpoint, 'https://', ''), '/')[0], ':')[0]
 output hubName string = hub.name
 output hubId string = hub.id
 output consumerGroupName string = consumerGroup.name

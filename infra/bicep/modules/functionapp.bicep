@@ -1,15 +1,16 @@
-// The Function App: Linux, custom handler (the `drswatch` binary, started by
-// host.json as `drswatch serve`), system-assigned managed identity.
+// The Function App: Flex Consumption, Linux, custom handler (the `drswatch`
+// binary, started by host.json as `drswatch serve`), system-assigned managed
+// identity.
 //
-// hostingPlan:
-// - FlexConsumption (default): scales per function and to zero, Linux only,
-//   no Azure Files content share (so it works with allowSharedKeyAccess=false),
-//   and the package lives in a blob container read with the managed identity.
-//   The runtime is declared in functionAppConfig.runtime (custom 1.0);
-//   FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION must NOT be set.
-// - ElasticPremium: always-ready instances (no cold start), VNet options;
-//   the runtime comes from FUNCTIONS_WORKER_RUNTIME=custom and
-//   FUNCTIONS_EXTENSION_VERSION=~4 (main.bicep adds them for this plan).
+// Flex Consumption scales per function and to zero, has no Azure Files
+// content share (so it works with allowSharedKeyAccess=false), and reads the
+// package from a blob container with the managed identity. The runtime is
+// declared in functionAppConfig.runtime (custom 1.0); FUNCTIONS_WORKER_RUNTIME
+// and FUNCTIONS_EXTENSION_VERSION are not set (Flex rejects them), and
+// siteConfig carries none of the properties Flex rejects with ARM error 51021
+// (ftpsState, linuxFxVersion, alwaysOn, use32BitWorkerProcess, ...; checked by
+// ../shared/tools/bicepcheck). Elastic Premium is not offered: the README's
+// Deploy section says why.
 //
 // Every app setting comes from main.bicep's `appSettings` object; this
 // module adds none of its own (bicep_test.go checks both).
@@ -18,24 +19,18 @@ param name string
 param location string
 param tags object = {}
 
-@allowed([
-  'FlexConsumption'
-  'ElasticPremium'
-])
-param hostingPlan string
-
 @description('App settings (name → value), all of them.')
 param appSettings object
 
-@description('Blob container URL for the Flex deployment package (https://<account>.blob.core.windows.net/<container>).')
+@description('Blob container URL for the deployment package (https://<account>.blob.core.windows.net/<container>).')
 param deploymentContainerUrl string
 
-@description('Flex: most instances the app scales out to.')
+@description('Most instances the app scales out to (Flex: 40 to 1000).')
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int
 
-@description('Flex: memory per instance.')
+@description('Memory per instance (Flex: 512, 2048 or 4096 MB).')
 @allowed([
   512
   2048
@@ -43,69 +38,22 @@ param maximumInstanceCount int
 ])
 param instanceMemoryMB int
 
-@description('Elastic Premium: SKU (EP1, EP2, EP3).')
-@allowed([
-  'EP1'
-  'EP2'
-  'EP3'
-])
-param premiumSku string
-
-@description('Elastic Premium: most instances the plan bursts to.')
-@minValue(1)
-@maxValue(100)
-param premiumMaximumElasticWorkerCount int
-
-var isFlex = hostingPlan == 'FlexConsumption'
+@description('Instances kept running for the SignInLogs function (0: scale to zero). More than the hub\'s partitions (at most 32 on Standard) would idle: one instance reads a partition.')
+@minValue(0)
+@maxValue(32)
+param alwaysReadyInstances int
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: '${name}-plan'
   location: location
   tags: tags
-  kind: isFlex ? 'functionapp' : 'elastic'
-  sku: isFlex ? {
+  kind: 'functionapp'
+  sku: {
     name: 'FC1'
     tier: 'FlexConsumption'
-  } : {
-    name: premiumSku
-    tier: 'ElasticPremium'
   }
-  properties: union({
+  properties: {
     reserved: true // Linux
-  }, isFlex ? {} : {
-    maximumElasticWorkerCount: premiumMaximumElasticWorkerCount
-  })
-}
-
-var siteConfig = {
-  appSettings: [for s in items(appSettings): {
-    name: s.key
-    value: s.value
-  }]
-  minTlsVersion: '1.2'
-  ftpsState: 'Disabled'
-  http20Enabled: true
-}
-
-// Flex: runtime, deployment storage (read with the system-assigned identity)
-// and scale live here instead of in app settings.
-var flexConfig = {
-  deployment: {
-    storage: {
-      type: 'blobContainer'
-      value: deploymentContainerUrl
-      authentication: {
-        type: 'SystemAssignedIdentity'
-      }
-    }
-  }
-  scaleAndConcurrency: {
-    maximumInstanceCount: maximumInstanceCount
-    instanceMemoryMB: instanceMemoryMB
-  }
-  runtime: {
-    name: 'custom'
-    version: '1.0'
   }
 }
 
@@ -117,15 +65,46 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   identity: {
     type: 'SystemAssigned'
   }
-  properties: union({
+  properties: {
     serverFarmId: plan.id
     httpsOnly: true
-    siteConfig: isFlex ? siteConfig : union(siteConfig, {
-      linuxFxVersion: '' // custom handler: no language stack
-    })
-  }, isFlex ? {
-    functionAppConfig: flexConfig
-  } : {})
+    siteConfig: {
+      // A property loop directly in the resource body (a loop nested in a
+      // variable's value is compile error BCP138).
+      appSettings: [for s in items(appSettings): {
+        name: s.key
+        value: s.value
+      }]
+      minTlsVersion: '1.2'
+    }
+    // Runtime, deployment storage (read with the system-assigned identity)
+    // and scale live here instead of in app settings.
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'SystemAssignedIdentity'
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+        alwaysReady: alwaysReadyInstances == 0 ? [] : [
+          {
+            name: 'function:SignInLogs'
+            instanceCount: alwaysReadyInstances
+          }
+        ]
+      }
+      runtime: {
+        name: 'custom'
+        version: '1.0'
+      }
+    }
+  }
 }
 
 output name string = site.name

@@ -22,8 +22,10 @@ param tags object = {}
 @maxValue(730)
 param workspaceRetentionInDays int
 
-@description('Interactive retention of the alerts table in days (-1: the workspace default).')
-param alertsRetentionInDays int
+@description('Interactive retention of the alerts table in days (4-730, the tables API\'s bounds); null keeps the workspace default.')
+@minValue(4)
+@maxValue(730)
+param alertsRetentionInDays int?
 
 @description('Function folder names (SignInLogs, Sweep): used by the function-health saved search.')
 param functionNames array
@@ -60,15 +62,19 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existin
 resource alertsTable 'Microsoft.OperationalInsights/workspaces/tables@2023-09-01' = {
   parent: workspace
   name: schema.table
-  properties: {
+  // retentionInDays is sent only when set: the type definition bounds it to
+  // 4..730, so the workspace default is asked for by leaving it out rather
+  // than by the REST API's -1.
+  properties: union({
     plan: 'Analytics'
-    retentionInDays: alertsRetentionInDays
     schema: {
       name: schema.table
       description: 'drswatch alerts: one row per alert revision (schema/alerts.json).'
       columns: tableColumns
     }
-  }
+  }, alertsRetentionInDays == null ? {} : {
+    retentionInDays: alertsRetentionInDays
+  })
   dependsOn: [
     newWorkspace
   ]

@@ -1,18 +1,27 @@
 // Role assignments for the Function App's system-assigned identity. Each is
 // scoped to the one resource the access is for; none is wider. The why:
 //
-// | role                            | scope            | what needs it                                         |
-// |---------------------------------|------------------|-------------------------------------------------------|
-// | Azure Event Hubs Data Receiver  | the sign-in hub  | SignInLogs trigger reads events (SigninHub__*)        |
-// | Storage Blob Data Owner         | storage account  | host: leases, checkpoints, timer locks (blob); Flex   |
-// |                                 |                  | reads the package from the deployment container       |
-// | Storage Queue Data Contributor  | storage account  | host: queue-based features of AzureWebJobsStorage     |
-// | Storage Table Data Contributor  | storage account  | drswatch window state; account scope because the code |
-// |                                 |                  | creates the table when it is missing                  |
-// | Monitoring Metrics Publisher    | the DCR          | drswatch posts alerts (Logs Ingestion API)            |
-// | Monitoring Metrics Publisher    | App Insights     | host telemetry with Entra auth (local auth is off)    |
+// | role                            | scope                  | what needs it                                    |
+// |---------------------------------|------------------------|--------------------------------------------------|
+// | Azure Event Hubs Data Receiver  | the sign-in hub        | SignInLogs trigger reads events (SigninHub__*)   |
+// | Storage Blob Data Owner         | storage account        | host: leases, checkpoints, timer locks (blob);   |
+// |                                 |                        | Flex reads the package from the deployment       |
+// |                                 |                        | container                                        |
+// | Storage Queue Data Contributor  | storage account        | host: queue-based features of AzureWebJobsStorage|
+// | Storage Table Data Contributor  | the state table        | drswatch window state (the template creates the  |
+// |                                 |                        | table; the app never creates one in Azure)       |
+// | Storage Blob Data Contributor   | the dead-letter        | drswatch writes and `replay` reads dead-lettered |
+// |                                 | container              | invocations (DRSWATCH_DEADLETTER_CONTAINER)      |
+// | Monitoring Metrics Publisher    | the DCR                | drswatch posts alerts (Logs Ingestion API)       |
+// | Monitoring Metrics Publisher    | App Insights           | host telemetry with Entra auth (local auth off)  |
 //
-// Role definition GUIDs are the built-in ones (same in every tenant).
+// The host's Blob Data Owner on the account already covers the dead-letter
+// container while host storage and state share one account; the
+// container-scoped assignment is drswatch's own need and keeps it working if
+// AzureWebJobsStorage moves to another account.
+//
+// Role definition GUIDs are the built-in ones (same in every tenant;
+// ../shared/tools/bicepcheck/roles_table.json names each).
 
 @description('Object id of the Function App\'s managed identity.')
 param principalId string
@@ -20,12 +29,15 @@ param principalId string
 param eventHubsNamespaceName string
 param hubName string
 param storageAccountName string
+param stateTableName string
+param deadLetterContainerName string
 param dataCollectionRuleName string
 param appInsightsName string
 
 var roles = {
   eventHubsDataReceiver: 'a638d3c7-ab3a-418d-83e6-5f17a39d4fde'
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -42,6 +54,26 @@ resource hub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' existing = {
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource stateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' existing = {
+  parent: tableService
+  name: stateTableName
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: blobService
+  name: deadLetterContainerName
 }
 
 resource dcr 'Microsoft.Insights/dataCollectionRules@2023-03-11' existing = {
@@ -83,10 +115,20 @@ resource hostQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-0
 }
 
 resource stateTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, roles.storageTableDataContributor)
-  scope: storage
+  name: guid(stateTable.id, principalId, roles.storageTableDataContributor)
+  scope: stateTable
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource deadLetterContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deadLetterContainer.id, principalId, roles.storageBlobDataContributor)
+  scope: deadLetterContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }
