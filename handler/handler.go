@@ -217,12 +217,49 @@ func (h *Handler) deadLetter(w http.ResponseWriter, r *http.Request, log *slog.L
 	reply(w, http.StatusOK, fmt.Sprintf("drswatch: %s; dead-lettered as %s", msg, name))
 }
 
+// InvocationEvents returns the events of a SignInLogs invocation body as the
+// host sends it (a dead letter, for drswatch replay --invocation), with
+// their enqueued times when the metadata has them. The error says why the
+// body is not one.
+func InvocationEvents(body []byte) ([]pipeline.Event, error) {
+	var bufs buffers // not released: the events keep its buffers
+	inv, err := parseInvocation(body, &bufs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ReasonMalformed, err)
+	}
+	if inv.Data == nil {
+		return nil, errors.New(ReasonNoData + ": the invocation has no Data")
+	}
+	raw, ok := inv.Data[BindingEvents]
+	if !ok {
+		return nil, fmt.Errorf("%s: no binding named %s", ReasonUnknownBinding, BindingEvents)
+	}
+	bodies, err := decodeEvents(raw, &bufs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ReasonMalformedBinding, err)
+	}
+	return events(bodies, decodeMeta(inv.Metadata)), nil
+}
+
+func events(bodies [][]byte, meta batchMeta) []pipeline.Event {
+	events := make([]pipeline.Event, len(bodies))
+	for i, b := range bodies {
+		events[i] = pipeline.Event{Body: b}
+		if i < len(meta.Enqueued) {
+			events[i].EnqueuedAt = meta.Enqueued[i]
+		}
+	}
+	return events
+}
+
 // DeadLettered returns how many invocations the handler has dead-lettered.
 func (h *Handler) DeadLettered() int64 { return h.deadLettered.Load() }
 
 // DeadLetterName is the name an invocation is dead-lettered under:
 // YYYY/MM/DD/hhmmss.sssZ-p<partition>-<reason>-<invocation id>.json, in UTC,
-// so that names sort by time and say where the batch came from. Characters
+// so that names sort by time and say where the batch came from (the
+// partition is empty when the envelope could not be read, as for a body
+// over the cap: the host writes Metadata after Data). Characters
 // outside [A-Za-z0-9._-] in the partition and id become '_'.
 func DeadLetterName(at time.Time, partition, reason, invocationID string) string {
 	at = at.UTC()
@@ -288,13 +325,7 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 			"error", truncate(err.Error(), 200))
 		return
 	}
-	events := make([]pipeline.Event, len(bodies))
-	for i, b := range bodies {
-		events[i] = pipeline.Event{Body: b}
-		if i < len(meta.Enqueued) {
-			events[i].EnqueuedAt = meta.Enqueued[i]
-		}
-	}
+	events := events(bodies, meta)
 	attrs := []any{"events", len(events)}
 	if meta.Partition != "" {
 		attrs = append(attrs, "partition", meta.Partition)

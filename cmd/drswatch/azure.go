@@ -9,6 +9,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/drswatch/drswatch/deadletter"
+	"github.com/drswatch/drswatch/handler"
 	"github.com/drswatch/drswatch/internal/config"
 	"github.com/drswatch/drswatch/pipeline"
 	"github.com/drswatch/drswatch/schema"
@@ -64,15 +66,15 @@ func openTableStore(ctx context.Context, cfg config.Config, cred *azureCredentia
 // `stdout` alerts go to stdout.
 func openSink(cfg config.Config, cred *azureCredential, stdout io.Writer) (pipeline.Sink, func(), error) {
 	switch cfg.Sink {
-	case "stdout":
+	case config.SinkStdout:
 		return sink.NewWriter(stdout), func() {}, nil
-	case "jsonl":
+	case config.SinkJSONL:
 		w, err := sink.OpenJSONL(cfg.SinkPath)
 		if err != nil {
 			return nil, nil, fmt.Errorf("open %s: %w", cfg.SinkPath, err)
 		}
 		return w, func() { _ = w.Close() }, nil
-	case "loganalytics":
+	case config.SinkLogAnalytics:
 		c, err := cred.get()
 		if err != nil {
 			return nil, nil, err
@@ -84,5 +86,22 @@ func openSink(cfg config.Config, cred *azureCredential, stdout io.Writer) (pipel
 		}
 		return s, func() {}, nil
 	}
-	return nil, nil, fmt.Errorf("unknown sink %q", cfg.Sink)
+	return nil, nil, fmt.Errorf("unknown sink %s", cfg.Sink)
+}
+
+// openDeadLetters returns the dead-letter store: the blob container by
+// connection string (Azurite) or by service URI with the credential (the
+// state storage account in Azure), else a local directory.
+func openDeadLetters(cfg config.Config, cred *azureCredential) (handler.DeadLetters, error) {
+	switch cfg.DeadLetters() {
+	case config.DeadLetterBlobConnection:
+		return deadletter.NewBlobFromConnectionString(cfg.BlobConnection, cfg.DeadLetterContainer, nil)
+	case config.DeadLetterBlobIdentity:
+		c, err := cred.get()
+		if err != nil {
+			return nil, err
+		}
+		return deadletter.NewBlob(cfg.BlobServiceURI, cfg.DeadLetterContainer, c, nil)
+	}
+	return deadletter.NewDir(cfg.DeadLetterDir), nil
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/drswatch/drswatch/internal/fixture"
 	"github.com/drswatch/drswatch/internal/testenv"
 )
 
@@ -83,4 +86,63 @@ func TestServeStartsWithAzuriteDown(t *testing.T) {
 	require.JSONEq(t, `{"status":"ready"}`, string(b))
 	s.kill()
 	require.Equal(t, cleanRun(t, batches), alerts(t, readRows(t, out)))
+}
+
+// TestHostileEnvelopesAreDeadLettered: invocations no retry can fix answer
+// 2xx (a 5xx would be retried without end) and land whole in the dead-letter
+// container, read back through the blob API; one that was only too large is
+// replayed from its dead letter with `drswatch replay --invocation` and
+// alerts as it would have.
+func TestHostileEnvelopesAreDeadLettered(t *testing.T) {
+	blob := testenv.StartAzurite(t, testenv.Blob())
+	const container = "drswatch-deadletter"
+	testenv.CreateContainer(t, blob.ConnectionString(), container)
+	out := filepath.Join(t.TempDir(), "alerts.jsonl")
+	tableSeq++
+	env := tableEnv(t, azurite.Get(t).ConnectionString(), out)
+	env["DRSWATCH_BLOB_CONNECTION"] = blob.ConnectionString()
+	env["DRSWATCH_MAX_BODY_BYTES"] = "4096"
+	s := startServe(t, env, freePort(t))
+
+	phish := [][]byte{fixture.Body(fixture.Phish("dead.letter@contoso.example", "s-dead", recentWindow())...)}
+	tooLarge := envelopeRetry(append(phish, bytes.Repeat([]byte(" "), 5000)), 0)
+	hostile := map[string][]byte{
+		"not json":          []byte("this is not json"),
+		"no Data":           []byte(`{"Metadata":{}}`),
+		"unknown binding":   []byte(`{"Data":{"messages":"[]"},"Metadata":{}}`),
+		"events not a list": []byte(`{"Data":{"events":42},"Metadata":{}}`),
+		"over the body cap": tooLarge,
+	}
+	for name, body := range hostile {
+		code, err := s.post("SignInLogs", body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, code, "%s:\n%s", name, s.log.String())
+	}
+	blobs := testenv.Blobs(t, blob.ConnectionString(), container)
+	require.Len(t, blobs, len(hostile), "one dead letter each")
+	var large string
+	for name, body := range hostile {
+		found := ""
+		for k, v := range blobs {
+			if bytes.Equal(v, body) {
+				found = k
+			}
+		}
+		require.NotEmpty(t, found, "%s: no dead letter holds its raw body", name)
+		if name == "over the body cap" {
+			large = found
+			require.Contains(t, found, "-p-too_large-", "the partition is in the Metadata, after the body cap")
+		}
+	}
+	require.Equal(t, 5, strings.Count(s.stderr.String(), `"msg":"dead-lettered"`))
+	require.Empty(t, readRows(t, out), "nothing of it alerted yet")
+
+	// The README's recovery: fetch the dead letter, replay it.
+	file := filepath.Join(t.TempDir(), "dead.json")
+	require.NoError(t, os.WriteFile(file, blobs[large], 0o600))
+	stdout, summary, err := runCmd(t, "", "replay", "--invocation", file)
+	require.NoError(t, err, summary)
+	alerts := finalAlerts(t, stdout)
+	require.Len(t, alerts, 1, summary)
+	require.Contains(t, alerts[0], `"UserPrincipalName":"dead.letter@contoso.example"`)
 }

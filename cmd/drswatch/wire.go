@@ -46,13 +46,16 @@ func pseudonymizer(key string) func(string) string {
 	}
 }
 
-// options builds the pipeline options from validated configuration.
+// options builds the pipeline options from validated configuration, the
+// one place serve and replay get them from.
 func options(c config.Config) pipeline.Options {
 	rule := detect.DefaultRule()
 	rule.AppID, rule.ResourceID, rule.Window = c.AppID, c.ResourceID, c.Window
 	rule.MinAddresses, rule.MinEvents = c.MinAddresses, c.MinEvents
 	return pipeline.Options{
 		Rule:         rule,
+		Lateness:     c.Lateness,
+		FutureSkew:   c.FutureSkew,
 		Geo:          &detect.Geo{CountryName: countryName},
 		Pseudonymize: pseudonymizer(c.PseudonymizeKey),
 	}
