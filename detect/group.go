@@ -209,18 +209,18 @@ func hash64(s string) uint64 {
 	return binary.BigEndian.Uint64(sum[:8])
 }
 
-// insertSorted adds h to a sorted set and reports whether it was there
-// already. It does not add past limit; full reports that.
-func insertSorted(set *[]uint64, h uint64, limit int) (found, full bool) {
+// insertSorted adds h to a sorted set and reports whether it was new. It
+// does not add past limit; full reports that.
+func insertSorted(set *[]uint64, h uint64, limit int) (added, full bool) {
 	i, found := slices.BinarySearch(*set, h)
 	if found {
-		return true, false
+		return false, false
 	}
 	if len(*set) >= limit {
 		return false, true
 	}
 	*set = slices.Insert(*set, i, h)
-	return false, false
+	return true, false
 }
 
 // clean makes a value safe to keep and show: invalid UTF-8 and control
@@ -330,17 +330,18 @@ func (g *Group) fit(c Column) {
 // harmless. geo says where the location columns come from; nil means
 // Entra's location with ISO country codes.
 func (g *Group) Merge(r Record, geo *Geo) bool {
-	found, full := insertSorted(&g.Events, hash64(r.ID), MaxEvents)
+	added, full := insertSorted(&g.Events, hash64(r.ID), MaxEvents)
 	if full {
 		g.Saturated = true
 	}
-	if found || full {
+	if !added {
 		return false
 	}
-	addrKnown, full := insertSorted(&g.Addresses, hash64(r.SourceAddress), MaxAddresses)
+	added, full = insertSorted(&g.Addresses, hash64(r.SourceAddress), MaxAddresses)
 	if full {
 		g.Saturated = true
 	}
+	addrKnown := !added && !full
 	if IsBrowser(r.Browser) {
 		g.BrowserMax = 1
 	}
@@ -435,10 +436,20 @@ func (r Rule) Alerting(g *Group) bool {
 // change since the last revision returns ok == false, so a redelivered batch
 // emits nothing new.
 func (r Rule) Evaluate(g *Group, now time.Time) (Alert, bool) {
+	return r.EvaluateChained(g, now, nil)
+}
+
+// EvaluateChained is Evaluate with the chain columns of view (nil: the
+// code-phish stage with no devices): a change of stage, device or PRT
+// sign-in is a new revision.
+func (r Rule) EvaluateChained(g *Group, now time.Time, view *ChainView) (Alert, bool) {
 	if !r.Alerting(g) {
 		return Alert{}, false
 	}
 	a := r.alert(g)
+	if view != nil {
+		a.ApplyChain(*view)
+	}
 	fp := a.fingerprint()
 	if fp == g.Emitted {
 		return Alert{}, false

@@ -84,6 +84,10 @@ func (s Skip) String() string {
 	return "skip(" + strconv.Itoa(int(s)) + ")"
 }
 
+// NumSkips is the number of Skip values, SkipNone included: the length of
+// an array indexed by Skip.
+const NumSkips = int(numSkips)
+
 // Skips lists every reason, for summaries.
 func Skips() []Skip {
 	out := make([]Skip, 0, numSkips-1)

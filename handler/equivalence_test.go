@@ -42,7 +42,7 @@ func TestHostDeliveryEqualsReplay(t *testing.T) {
 		for _, b := range bodies[i:min(i+100, len(bodies))] {
 			evs = append(evs, pipeline.Event{Body: b})
 		}
-		_, err := proc.Process(context.Background(), evs)
+		_, err := proc.Process(context.Background(), pipeline.Batch{Events: evs})
 		require.NoError(t, err)
 	}
 	want := ref.final(t)

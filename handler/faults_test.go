@@ -38,8 +38,8 @@ type stopAfter struct {
 	stop    func()
 }
 
-func (s *stopAfter) Commit(ctx context.Context, g store.Group, out []store.Pending) (string, error) {
-	etag, err := s.Store.Commit(ctx, g, out)
+func (s *stopAfter) Commit(ctx context.Context, g store.Group, out []store.Pending) error {
+	err := s.Store.Commit(ctx, g, out)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.armed {
@@ -48,7 +48,7 @@ func (s *stopAfter) Commit(ctx context.Context, g store.Group, out []store.Pendi
 			s.stop()
 		}
 	}
-	return etag, err
+	return err
 }
 
 func (s *stopAfter) arm(n int) { s.mu.Lock(); s.armed, s.commits, s.n = true, 0, n; s.mu.Unlock() }
@@ -76,8 +76,9 @@ func TestAzuriteStoppedMidBatch(t *testing.T) {
 	// Few, short retries: the batch must fail while Azurite is down, not wait.
 	opts := &tablestore.Options{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{
 		MaxRetries: 1, TryTimeout: 2 * time.Second, RetryDelay: 10 * time.Millisecond, MaxRetryDelay: 50 * time.Millisecond}}}
-	ts, err := tablestore.NewFromConnectionString(ctx, srv.ConnectionString(), "faults", opts)
+	ts, err := tablestore.NewFromConnectionString(srv.ConnectionString(), "faults", opts)
 	require.NoError(t, err)
+	require.NoError(t, ts.CreateTable(ctx))
 	st := &stopAfter{Store: ts, stop: func() { require.NoError(t, srv.Stop()) }}
 	// One group at a time, so that the outage falls between two groups' writes.
 	b := newBedWith(t, st, &fakeSink{}, pipeline.Options{GroupConcurrency: 1})

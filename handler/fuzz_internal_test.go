@@ -84,9 +84,9 @@ func FuzzDecodeEvents(f *testing.F) {
 // nopProcessor keeps the last batch's events.
 type nopProcessor struct{ events []pipeline.Event }
 
-func (p *nopProcessor) Process(_ context.Context, ev []pipeline.Event) (pipeline.Result, error) {
-	p.events = ev
-	return pipeline.Result{Events: len(ev)}, nil
+func (p *nopProcessor) Process(_ context.Context, b pipeline.Batch) (pipeline.Result, error) {
+	p.events = b.Events
+	return pipeline.Result{Events: len(b.Events)}, nil
 }
 
 func (p *nopProcessor) Sweep(context.Context) (pipeline.SweepResult, error) {

@@ -30,7 +30,7 @@ import (
 
 // Processor is what the handler needs from the pipeline.
 type Processor interface {
-	Process(ctx context.Context, events []pipeline.Event) (pipeline.Result, error)
+	Process(ctx context.Context, b pipeline.Batch) (pipeline.Result, error)
 	Sweep(ctx context.Context) (pipeline.SweepResult, error)
 }
 
@@ -343,21 +343,22 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 	// On SIGTERM, serve drains in-flight requests before it exits.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.Timeout)
 	defer cancel()
-	procStart := h.o.Now()
-	res, err := h.proc.Process(ctx, events)
+	res, err := h.proc.Process(ctx, pipeline.Batch{Events: events, Received: start})
 	took := h.o.Now().Sub(start)
 	truncated := 0
 	for _, a := range res.Alerts {
-		log.Info("alert", "alert_id", a.AlertID, "revision", a.Revision, "delivered", a.Delivered,
-			"latency_ms", (procStart.Sub(start) + a.SinceReceived).Milliseconds(), "since_enqueued_ms", a.SinceEnqueued.Milliseconds())
+		log.Info("alert", "alert_id", a.AlertID, "revision", a.Revision, "delivered", a.Outcome == pipeline.Delivered,
+			"latency_ms", a.Latency.Milliseconds(), "since_enqueued_ms", a.SinceEnqueued.Milliseconds())
 		if len(a.TruncatedColumns) > 0 {
 			truncated++
 			log.Warn("alert value lists cut at their byte budget", "alert_id", a.AlertID, "revision", a.Revision,
 				"truncated_columns", a.TruncatedColumns, "outcome", "truncated")
 		}
 	}
-	for _, e := range res.DeliveryErrors {
-		log.Warn("alert delivery deferred to Sweep", "error", truncate(e.Error(), 500))
+	for _, a := range res.Alerts {
+		if a.Err != nil {
+			log.Warn("alert delivery deferred to Sweep", "error", truncate(a.Err.Error(), 500))
+		}
 	}
 	summary := []any{"records", res.Records, "matched", res.Matched, "skipped", res.Skipped,
 		"groups", res.Groups, "writes", res.Writes, "alerts", len(res.Alerts), "truncated_alerts", truncated, "took_ms", took.Milliseconds()}
@@ -380,11 +381,14 @@ func (h *Handler) sweep(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := h.readInvocation(w, r, log, start, &bufs); !ok {
 		return
 	}
+	// As for a batch: a sweep in flight finishes what it started.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.Timeout)
 	defer cancel()
 	res, err := h.proc.Sweep(ctx)
-	for _, e := range res.Errors {
-		log.Warn("resend failed", "error", truncate(e.Error(), 500))
+	for _, d := range res.Deliveries {
+		if d.Err != nil {
+			log.Warn("resend failed", "error", truncate(d.Err.Error(), 500))
+		}
 	}
 	summary := []any{"expired", res.Expired, "resent", res.Resent, "delivered", res.Delivered,
 		"dropped", res.Dropped, "pending", res.Pending, "took_ms", h.o.Now().Sub(start).Milliseconds()}

@@ -114,9 +114,9 @@ type recordingProcessor struct {
 	sweeps int
 }
 
-func (p *recordingProcessor) Process(_ context.Context, ev []pipeline.Event) (pipeline.Result, error) {
-	p.events = append(p.events, ev...)
-	return pipeline.Result{Events: len(ev)}, nil
+func (p *recordingProcessor) Process(_ context.Context, b pipeline.Batch) (pipeline.Result, error) {
+	p.events = append(p.events, b.Events...)
+	return pipeline.Result{Events: len(b.Events)}, nil
 }
 
 func (p *recordingProcessor) Sweep(context.Context) (pipeline.SweepResult, error) {
@@ -332,7 +332,7 @@ func TestRecordedInvocationsCarryTheHostsMetadata(t *testing.T) {
 // failingProcessor fails every batch and sweep with err.
 type failingProcessor struct{ err error }
 
-func (p failingProcessor) Process(context.Context, []pipeline.Event) (pipeline.Result, error) {
+func (p failingProcessor) Process(context.Context, pipeline.Batch) (pipeline.Result, error) {
 	return pipeline.Result{}, p.err
 }
 

@@ -132,7 +132,7 @@ func TestLogAnalyticsOutbox(t *testing.T) {
 				wg.Add(1)
 				go func() { // the process dies inside the send, after the commit
 					defer wg.Done()
-					_, _ = dying.Process(context.Background(), []pipeline.Event{{Body: body}})
+					_, _ = dying.Process(context.Background(), pipeline.Batch{Events: []pipeline.Event{{Body: body}}})
 					t.Error("Process returned: the crash did not happen")
 				}()
 				wg.Wait()

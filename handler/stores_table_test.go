@@ -39,8 +39,9 @@ func openTable(t *testing.T) pipeline.Store {
 	t.Helper()
 	conn := azurite.Get(t).ConnectionString()
 	name := fmt.Sprintf("h%d%d", time.Now().UnixNano()%1e9, tableSeq.Add(1))
-	st, err := tablestore.NewFromConnectionString(context.Background(), conn, name, nil)
+	st, err := tablestore.NewFromConnectionString(conn, name, nil)
 	require.NoError(t, err)
+	require.NoError(t, st.CreateTable(context.Background()))
 	return st
 }
 

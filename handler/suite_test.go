@@ -414,13 +414,13 @@ type failingStore struct {
 	failAt  int
 }
 
-func (f *failingStore) Commit(ctx context.Context, g store.Group, out []store.Pending) (string, error) {
+func (f *failingStore) Commit(ctx context.Context, g store.Group, out []store.Pending) error {
 	f.mu.Lock()
 	f.commits++
 	fail := f.commits == f.failAt
 	f.mu.Unlock()
 	if fail {
-		return "", errors.New("injected: state store unavailable")
+		return errors.New("injected: state store unavailable")
 	}
 	return f.Store.Commit(ctx, g, out)
 }

@@ -40,7 +40,7 @@ func BenchmarkProcess(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				for i := 0; i < len(evs); i += 100 {
-					if _, err := p.Process(context.Background(), evs[i:min(i+100, len(evs))]); err != nil {
+					if _, err := p.Process(context.Background(), pipeline.Batch{Events: evs[i:min(i+100, len(evs))]}); err != nil {
 						b.Fatal(err)
 					}
 				}

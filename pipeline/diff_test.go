@@ -45,7 +45,7 @@ func runBoth(t testing.TB, batches [][][]byte) (fast, full []string, fastRes, fu
 			for i := range b {
 				evs[i] = pipeline.Event{Body: b[i]}
 			}
-			res, err := p.Process(context.Background(), evs)
+			res, err := p.Process(context.Background(), pipeline.Batch{Events: evs})
 			if err != nil {
 				t.Fatalf("process: %v", err)
 			}

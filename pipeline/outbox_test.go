@@ -2,7 +2,6 @@ package pipeline_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +43,17 @@ func (s *scriptedSink) Send(_ context.Context, rows [][]byte) []error {
 	return errs
 }
 
+// failed returns the alerts whose delivery went wrong.
+func failed(as []pipeline.AlertInfo) []pipeline.AlertInfo {
+	var out []pipeline.AlertInfo
+	for _, a := range as {
+		if a.Err != nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func TestOutbox(t *testing.T) {
 	at := time.Date(2026, 11, 3, 9, 40, 0, 0, time.UTC)
 	bodies := []pipeline.Event{
@@ -66,10 +76,10 @@ func TestOutbox(t *testing.T) {
 			st := memstore.New()
 			sink := &scriptedSink{reject: "bad@contoso.example", permanent: tc.permanent}
 			p := pipeline.New(st, sink, pipeline.Options{Now: func() time.Time { return now }})
-			res, err := p.Process(context.Background(), bodies)
+			res, err := p.Process(context.Background(), pipeline.Batch{Events: bodies})
 			require.NoError(t, err)
 			require.Len(t, res.Alerts, 2)
-			require.Len(t, res.DeliveryErrors, 1)
+			require.Len(t, failed(res.Alerts), 1)
 			require.Len(t, sink.accepted, 1)
 
 			dropped := 0
@@ -80,10 +90,11 @@ func TestOutbox(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, 1, last.Resent, "sweep %d resends the one pending revision", i)
 				dropped += last.Dropped
-				for _, e := range last.Errors {
-					var de *pipeline.DroppedError
-					if errors.As(e, &de) {
-						require.Equal(t, 1, de.Revision)
+				require.Len(t, last.Deliveries, 1)
+				for _, d := range last.Deliveries {
+					require.Error(t, d.Err)
+					if d.Outcome == pipeline.Dropped {
+						require.Equal(t, 1, d.Revision)
 					}
 				}
 			}
@@ -99,7 +110,7 @@ func TestSweepWaitsForBackoff(t *testing.T) {
 	st := memstore.New()
 	sink := &scriptedSink{reject: "@", permanent: false}
 	p := pipeline.New(st, sink, pipeline.Options{Now: func() time.Time { return now }})
-	_, err := p.Process(context.Background(), []pipeline.Event{{Body: fixture.Body(fixture.Phish("a@contoso.example", "s", time.Date(2026, 11, 3, 9, 40, 0, 0, time.UTC))...)}})
+	_, err := p.Process(context.Background(), pipeline.Batch{Events: []pipeline.Event{{Body: fixture.Body(fixture.Phish("a@contoso.example", "s", time.Date(2026, 11, 3, 9, 40, 0, 0, time.UTC))...)}}})
 	require.NoError(t, err)
 	// Attempt 1 failed at 10:00; resends are due after 1, 2, 4, 8 ... minutes.
 	steps := []struct {

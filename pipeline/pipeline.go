@@ -1,7 +1,19 @@
 // Package pipeline runs the detection core over batches of Event Hub event
-// bodies: it decodes and selects records, groups them by detection group,
-// performs one read and at most one conditional write per touched group, and
-// delivers new alert revisions through an outbox so that none is lost.
+// bodies. A batch goes through three stages, each a method of Processor:
+//
+//   - Plan, pure (no store, no clock of its own): decode and select the
+//     records, drop the late and the future ones, group the rest by
+//     detection group, and count what was skipped and why.
+//   - Commit: for each touched group, one read and at most one conditional
+//     write of its state together with the new alert revision, if any, in
+//     its outbox. Groups run side by side under one limit per Processor;
+//     the first failure cancels the rest.
+//   - Deliver: hand revisions to the sink and record each outcome in the
+//     outbox: delivered (removed), retry (kept, with a later attempt) or
+//     dropped (removed after repeated permanent rejections).
+//
+// Process runs the three for one batch; Sweep expires old state and
+// delivers again what is still pending, so no revision is lost.
 //
 // The same Processor serves `drswatch replay` (memory store) and the Azure
 // Functions handler (Table Storage). The store and the sink are the small
@@ -12,10 +24,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/drswatch/drswatch/detect"
 	"github.com/drswatch/drswatch/store"
@@ -27,13 +43,21 @@ type GroupStore interface {
 	Load(ctx context.Context, id string, window time.Time) (store.Group, error)
 	// Commit creates (g.ETag == "") or conditionally updates the group and adds
 	// the outbox entries in one atomic write. A lost race wraps store.ErrConflict.
-	Commit(ctx context.Context, g store.Group, outbox []store.Pending) (string, error)
+	Commit(ctx context.Context, g store.Group, outbox []store.Pending) error
 }
 
 // Outbox holds alert revisions until the sink has accepted them.
 type Outbox interface {
+	// ListPending returns up to limit entries whose NextAttempt is not after
+	// due, each with its ETag.
 	ListPending(ctx context.Context, due time.Time, limit int) ([]store.Pending, error)
-	UpdatePending(ctx context.Context, p store.Pending) (string, error)
+	// CountPending returns how many entries there are, due or not.
+	CountPending(ctx context.Context) (int, error)
+	// UpdatePending replaces an entry if its ETag matches p.ETag (any
+	// version for store.ETagAny); store.ErrConflict or store.ErrNotFound if
+	// not.
+	UpdatePending(ctx context.Context, p store.Pending) error
+	// Ack removes an entry, whatever its version; a missing one is no error.
 	Ack(ctx context.Context, p store.Pending) error
 }
 
@@ -41,8 +65,8 @@ type Outbox interface {
 type Store interface {
 	GroupStore
 	Outbox
-	// Expire deletes groups whose ExpiresAt is before now and returns how many.
-	Expire(ctx context.Context, now time.Time) (int, error)
+	// Expire deletes the groups c says are due and returns how many.
+	Expire(ctx context.Context, c store.Cutoff) (int, error)
 }
 
 // Sink delivers encoded alert rows. Send returns one error per row, nil when
@@ -72,6 +96,11 @@ type Options struct {
 	Now func() time.Time
 	// ConflictRetries bounds read-modify-write retries per group (default 16).
 	ConflictRetries int
+	// ConflictBackoff is the longest wait before the first retry after a
+	// lost race (default 10ms). It doubles with each retry up to one second,
+	// and each wait is drawn at random below it, so writers racing for one
+	// group spread out instead of colliding again.
+	ConflictBackoff time.Duration
 	// ResendAfter is how old a pending revision must be before Sweep resends
 	// it (default 1 minute); the first resend backoff.
 	ResendAfter time.Duration
@@ -82,8 +111,9 @@ type Options struct {
 	MaxPermanentFailures int
 	// SweepLimit bounds the revisions one Sweep resends (default 5000).
 	SweepLimit int
-	// GroupConcurrency bounds the groups of one batch whose state is read
-	// and written at the same time (default 8).
+	// GroupConcurrency bounds the store calls the Processor has in flight at
+	// once, across all the batches and sweeps it runs (default 8): one limit
+	// per process, since a process has one Processor.
 	GroupConcurrency int
 	// FullDecode turns off the byte prefilter (detect.ScanBody) and the
 	// selective decoder (detect.DecodeRecordFast) and decodes every record in
@@ -91,12 +121,16 @@ type Options struct {
 	FullDecode bool
 }
 
+// maxConflictBackoff caps the wait between retries after lost races.
+const maxConflictBackoff = time.Second
+
 // Processor processes batches. It is safe for concurrent use.
 type Processor struct {
 	store Store
 	sink  Sink
 	o     Options
-	pf    detect.Prefilter // built once: it holds the ids' lookup table
+	pf    detect.Prefilter    // built once: it holds the ids' lookup table
+	calls *semaphore.Weighted // store calls in flight, for the whole Processor
 }
 
 // New returns a Processor.
@@ -109,6 +143,9 @@ func New(st Store, sink Sink, o Options) *Processor {
 	}
 	if o.ConflictRetries <= 0 {
 		o.ConflictRetries = 16
+	}
+	if o.ConflictBackoff <= 0 {
+		o.ConflictBackoff = 10 * time.Millisecond
 	}
 	if o.ResendAfter <= 0 {
 		o.ResendAfter = time.Minute
@@ -125,7 +162,10 @@ func New(st Store, sink Sink, o Options) *Processor {
 	if o.GroupConcurrency <= 0 {
 		o.GroupConcurrency = 8
 	}
-	return &Processor{store: st, sink: sink, o: o, pf: o.Rule.Prefilter()}
+	return &Processor{
+		store: st, sink: sink, o: o, pf: o.Rule.Prefilter(),
+		calls: semaphore.NewWeighted(int64(o.GroupConcurrency)),
+	}
 }
 
 // Event is one Event Hub event: its body and, when known, when Event Hubs
@@ -135,60 +175,68 @@ type Event struct {
 	EnqueuedAt time.Time
 }
 
-// AlertInfo describes one alert revision produced by a batch.
-type AlertInfo struct {
-	AlertID   string
-	Revision  int
-	Delivered bool
-	// SinceEnqueued is from the newest contributing event's enqueue time to
-	// the hand-over to the sink; zero when unknown.
-	SinceEnqueued time.Duration
-	// SinceReceived is from the start of Process to the hand-over.
-	SinceReceived time.Duration
-	// TruncatedColumns names the value lists the revision had to cut (its
-	// TruncatedColumns column); callers log and count them.
-	TruncatedColumns []string
+// Batch is the events of one invocation and when drswatch received them.
+type Batch struct {
+	Events []Event
+	// Received is when the batch reached drswatch, on the Processor's clock
+	// (Options.Now); alert latency counts from it. Zero means when Process
+	// starts.
+	Received time.Time
 }
 
-// Result counts what a batch did.
-type Result struct {
-	Events  int
-	Records int
-	Skipped map[string]int // by detect.Skip name
-	Matched int            // records selected and new to their group
-	Groups  int            // distinct groups touched
-	// GroupIDs are the touched groups' ids (the AlertId they would have).
-	GroupIDs []string
-	Writes   int // group commits
-	Alerts   []AlertInfo
-	// DeliveryErrors are sink or outbox failures that did not fail the batch:
-	// the revisions stay pending and Sweep resends them.
-	DeliveryErrors []error
-}
+// SkipCounts counts records by why they were not used, indexed by
+// detect.Skip; the SkipNone entry stays zero.
+type SkipCounts [detect.NumSkips]int
 
-func (r *Result) skip(s detect.Skip) {
-	if r.Skipped == nil {
-		r.Skipped = map[string]int{}
+// Total returns the number of skipped records.
+func (c SkipCounts) Total() int {
+	n := 0
+	for _, v := range c {
+		n += v
 	}
-	r.Skipped[s.String()]++
+	return n
 }
 
-type groupWork struct {
-	key       detect.Key
-	id        string
-	records   []detect.Record
-	enqueued  time.Time
-	truncated []string // of the revision commitGroup made, if any
+// LogValue logs the non-zero counts as a group keyed by the reasons' names;
+// no skips log nothing.
+func (c SkipCounts) LogValue() slog.Value {
+	var attrs []slog.Attr
+	for _, s := range detect.Skips() {
+		if c[s] > 0 {
+			attrs = append(attrs, slog.Int(s.String(), c[s]))
+		}
+	}
+	return slog.GroupValue(attrs...)
 }
 
-// Process handles one batch. It returns an error only when state could not
-// be read or written; the batch should then be retried whole, which is safe:
-// records already merged change nothing. Delivery failures are reported in
-// the Result and left to Sweep.
-func (p *Processor) Process(ctx context.Context, events []Event) (Result, error) {
-	start := p.o.Now()
-	res := Result{Events: len(events)}
-	work := map[string]*groupWork{}
+// Plan is what a batch holds for the store: its records grouped by
+// detection group, with counts of the rest.
+type Plan struct {
+	// Records counts the records read, skipped or not.
+	Records int
+	// Skipped counts the records not used, by reason. Duplicates are known
+	// only once a group's state is read: Commit counts them.
+	Skipped SkipCounts
+	// Groups are the touched groups, sorted by ID.
+	Groups []GroupWork
+}
+
+// GroupWork is the records of one batch for one detection group.
+type GroupWork struct {
+	Key     detect.Key
+	ID      string // Key.ID(): the group's AlertId
+	Records []detect.Record
+	// Enqueued is the newest enqueue time of the events that contributed;
+	// zero when unknown.
+	Enqueued time.Time
+}
+
+// Plan decodes and selects the records of events, rejects those outside the
+// accepted time range as of now, and groups the rest. It reads no clock and
+// no store.
+func (p *Processor) Plan(events []Event, now time.Time) Plan {
+	var pl Plan
+	index := map[string]int{}
 	decode := detect.DecodeRecordFast
 	if p.o.FullDecode {
 		decode = detect.DecodeRecord
@@ -197,107 +245,40 @@ func (p *Processor) Process(ctx context.Context, events []Event) (Result, error)
 		handle := func(raw []byte) {
 			rec, skip := decode(raw)
 			if skip != detect.SkipNone {
-				res.skip(skip)
+				pl.Skipped[skip]++
 				return
 			}
 			key, skip := p.o.Rule.Select(rec)
 			if skip == detect.SkipNone {
-				skip = p.timely(rec, key, start)
+				skip = p.timely(rec, key, now)
 			}
 			if skip != detect.SkipNone {
-				res.skip(skip)
+				pl.Skipped[skip]++
 				return
 			}
 			id := key.ID()
-			w := work[id]
-			if w == nil {
-				w = &groupWork{key: key, id: id}
-				work[id] = w
+			i, ok := index[id]
+			if !ok {
+				i = len(pl.Groups)
+				index[id] = i
+				pl.Groups = append(pl.Groups, GroupWork{Key: key, ID: id})
 			}
-			w.records = append(w.records, rec)
-			if ev.EnqueuedAt.After(w.enqueued) {
-				w.enqueued = ev.EnqueuedAt
+			w := &pl.Groups[i]
+			w.Records = append(w.Records, rec)
+			if ev.EnqueuedAt.After(w.Enqueued) {
+				w.Enqueued = ev.EnqueuedAt
 			}
 		}
 		if p.o.FullDecode {
-			res.Records += detect.SplitBody(ev.Body, handle)
+			pl.Records += detect.SplitBody(ev.Body, handle)
 			continue
 		}
 		n, rejected := detect.ScanBody(ev.Body, p.pf, handle)
-		res.Records += n
-		if rejected > 0 {
-			if res.Skipped == nil {
-				res.Skipped = map[string]int{}
-			}
-			res.Skipped[detect.SkipPrefiltered.String()] += rejected
-		}
+		pl.Records += n
+		pl.Skipped[detect.SkipPrefiltered] += rejected
 	}
-	ids := make([]string, 0, len(work))
-	for id := range work {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	res.Groups = len(ids)
-	res.GroupIDs = ids
-
-	// Groups are independent: their read-merge-write cycles run side by
-	// side (bounded), and their outcomes are gathered in id order.
-	type outcome struct {
-		pend          *store.Pending
-		matched, dups int
-		wrote         bool
-		err           error
-	}
-	outs := make([]outcome, len(ids))
-	sem := make(chan struct{}, p.o.GroupConcurrency)
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			o := &outs[i]
-			o.pend, o.matched, o.dups, o.wrote, o.err = p.commitGroup(ctx, work[id], start)
-		}()
-	}
-	wg.Wait()
-	var errs []error
-	var fresh []store.Pending
-	enq := map[string]time.Time{}
-	for i, o := range outs {
-		if o.err != nil {
-			errs = append(errs, o.err)
-			continue
-		}
-		res.Matched += o.matched
-		for range o.dups {
-			res.skip(detect.SkipDuplicate)
-		}
-		if o.wrote {
-			res.Writes++
-		}
-		if o.pend != nil {
-			fresh = append(fresh, *o.pend)
-			enq[o.pend.GroupID] = work[ids[i]].enqueued
-		}
-	}
-	if len(fresh) > 0 {
-		delivered, derrs := p.deliver(ctx, fresh)
-		now := p.o.Now()
-		for i, pd := range fresh {
-			info := AlertInfo{AlertID: pd.GroupID, Revision: pd.Revision, Delivered: delivered[i], SinceReceived: now.Sub(start),
-				TruncatedColumns: work[pd.GroupID].truncated}
-			if t := enq[pd.GroupID]; !t.IsZero() {
-				info.SinceEnqueued = now.Sub(t)
-			}
-			res.Alerts = append(res.Alerts, info)
-		}
-		res.DeliveryErrors = derrs
-	}
-	if err := errors.Join(errs...); err != nil {
-		return res, fmt.Errorf("process batch: %w", err)
-	}
-	return res, nil
+	slices.SortFunc(pl.Groups, func(a, b GroupWork) int { return strings.Compare(a.ID, b.ID) })
+	return pl
 }
 
 // timely rejects records outside the accepted time range.
@@ -311,74 +292,192 @@ func (p *Processor) timely(rec detect.Record, key detect.Key, now time.Time) det
 	return detect.SkipNone
 }
 
-func (p *Processor) retention() time.Duration {
-	if p.o.Lateness > 0 {
-		return p.o.Lateness
+// lifetime is how long after its window starts a group's state is kept:
+// every group gets the same, which lets Sweep tell the store which windows
+// can hold due state.
+func (p *Processor) lifetime() time.Duration {
+	keep := p.o.Lateness
+	if keep <= 0 {
+		keep = 24 * time.Hour
 	}
-	return 24 * time.Hour
+	return p.o.Rule.Window + keep
+}
+
+// Committed is what Commit did.
+type Committed struct {
+	Matched    int // records new to their group
+	Duplicates int // records their group had counted already
+	Writes     int // groups written
+	// Revisions are the alert revisions written to the outbox, in group
+	// order.
+	Revisions []Revision
+}
+
+// Revision is an alert revision a batch wrote to the outbox.
+type Revision struct {
+	store.Pending
+	// Enqueued is its group's GroupWork.Enqueued.
+	Enqueued time.Time
+	// TruncatedColumns names the value lists the revision had to cut (its
+	// TruncatedColumns column).
+	TruncatedColumns []string
+}
+
+// groupResult is what one group's commit did.
+type groupResult struct {
+	matched, dups int
+	wrote         bool
+	pending       *store.Pending // the new revision, if any
+	truncated     []string       // the new revision's TruncatedColumns
+}
+
+// Commit merges each group of plan with its stored state and writes what
+// changed, evaluating the rule as of now. Groups are independent and run
+// side by side, each holding one of the Processor's store-call slots; no
+// group starts once ctx is done, and the first failure cancels the groups
+// still running. The error is that first failure; the batch should then be
+// retried whole, which is safe: records already merged change nothing. Even
+// then, Committed counts the groups that were written, and their revisions
+// are in the outbox.
+func (p *Processor) Commit(ctx context.Context, plan Plan, now time.Time) (Committed, error) {
+	results := make([]groupResult, len(plan.Groups))
+	// A failing group cancels before it frees its slot, so no group starts
+	// after a failure; the cause is the first failure, not the
+	// cancellations it caused.
+	gctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var g errgroup.Group
+	stopped := ""
+	for i := range plan.Groups {
+		if err := p.calls.Acquire(gctx, 1); err != nil {
+			stopped = plan.Groups[i].ID
+			break
+		}
+		g.Go(func() error {
+			defer p.calls.Release(1)
+			r, err := p.commitGroup(gctx, &plan.Groups[i], now)
+			if err != nil {
+				cancel(err)
+				return err
+			}
+			results[i] = r
+			return nil
+		})
+	}
+	err := g.Wait()
+	if cause := context.Cause(gctx); cause != nil {
+		err = cause
+	}
+	if err != nil && stopped != "" {
+		err = fmt.Errorf("group %s and those after it not committed: %w", stopped, err)
+	}
+	var c Committed
+	for i, r := range results {
+		c.Matched += r.matched
+		c.Duplicates += r.dups
+		if r.wrote {
+			c.Writes++
+		}
+		if r.pending != nil {
+			c.Revisions = append(c.Revisions, Revision{Pending: *r.pending, Enqueued: plan.Groups[i].Enqueued, TruncatedColumns: r.truncated})
+		}
+	}
+	return c, err
 }
 
 // commitGroup merges a group's records with its stored state: one read and,
-// when anything changed, one conditional write (repeated on a lost race).
-func (p *Processor) commitGroup(ctx context.Context, w *groupWork, now time.Time) (pend *store.Pending, matched, dups int, wrote bool, err error) {
+// when anything changed, one conditional write, both repeated after a lost
+// race (with a jittered, growing wait). Store errors come back as the store
+// wrapped them.
+func (p *Processor) commitGroup(ctx context.Context, w *GroupWork, now time.Time) (groupResult, error) {
 	for attempt := 0; ; attempt++ {
-		stored, err := p.store.Load(ctx, w.id, w.key.Window)
-		g := detect.NewGroup(w.key)
+		stored, err := p.store.Load(ctx, w.ID, w.Key.Window)
+		g := detect.NewGroup(w.Key)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			stored = store.Group{}
 		case err != nil:
-			return nil, 0, 0, false, fmt.Errorf("load group %s: %w", w.id, err)
+			return groupResult{}, err
 		default:
 			if err := g.UnmarshalBinary(stored.State); err != nil {
-				return nil, 0, 0, false, fmt.Errorf("group %s: %w", w.id, err)
+				return groupResult{}, fmt.Errorf("group %s: %w", w.ID, err)
 			}
 		}
-		matched, dups = 0, 0
-		for _, rec := range w.records {
+		var r groupResult
+		for _, rec := range w.Records {
 			if g.Merge(rec, p.o.Geo) {
-				matched++
+				r.matched++
 			} else {
-				dups++
+				r.dups++
 			}
 		}
-		if matched == 0 {
-			return nil, 0, dups, false, nil
+		if r.matched == 0 {
+			return r, nil
 		}
 		var outbox []store.Pending
 		if alert, ok := p.o.Rule.Evaluate(g, now); ok {
-			w.truncated = alert.TruncatedColumns
+			r.truncated = alert.TruncatedColumns
 			row, err := p.encode(alert)
 			if err != nil {
-				return nil, 0, 0, false, fmt.Errorf("group %s: encode alert: %w", w.id, err)
+				return groupResult{}, fmt.Errorf("group %s: encode alert: %w", w.ID, err)
 			}
 			outbox = []store.Pending{{
-				GroupID: w.id, Window: w.key.Window, Revision: alert.Revision, Row: row,
+				GroupID: w.ID, Window: w.Key.Window, Revision: alert.Revision, Row: row,
 				CreatedAt: now, NextAttempt: now.Add(p.o.ResendAfter),
 			}}
 		}
 		state, err := g.MarshalBinary()
 		if err != nil {
-			return nil, 0, 0, false, fmt.Errorf("group %s: encode state: %w", w.id, err)
+			return groupResult{}, fmt.Errorf("group %s: encode state: %w", w.ID, err)
 		}
 		sg := store.Group{
-			ID: w.id, Window: w.key.Window, ExpiresAt: w.key.Window.Add(p.o.Rule.Window + p.retention()),
-			UPN: w.key.UPN, SessionID: w.key.SessionID, State: state, ETag: stored.ETag,
+			ID: w.ID, Window: w.Key.Window, ExpiresAt: w.Key.Window.Add(p.lifetime()),
+			UPN: w.Key.UPN, SessionID: w.Key.SessionID, State: state, ETag: stored.ETag,
 		}
 		if len(sg.UPN) > detect.MaxKeyBytes {
 			sg.UPN = sg.UPN[:detect.MaxKeyBytes]
 		}
-		_, err = p.store.Commit(ctx, sg, outbox)
-		if errors.Is(err, store.ErrConflict) && attempt < p.o.ConflictRetries {
+		err = p.store.Commit(ctx, sg, outbox)
+		if errors.Is(err, store.ErrConflict) {
+			if attempt == p.o.ConflictRetries {
+				return groupResult{}, fmt.Errorf("gave up after %d lost races: %w", attempt+1, err)
+			}
+			if err := sleep(ctx, p.conflictWait(attempt)); err != nil {
+				return groupResult{}, fmt.Errorf("group %s: waiting to retry: %w", w.ID, err)
+			}
 			continue
 		}
 		if err != nil {
-			return nil, 0, 0, false, fmt.Errorf("commit group %s: %w", w.id, err)
+			return groupResult{}, err
 		}
+		r.wrote = true
 		if len(outbox) > 0 {
-			return &outbox[0], matched, dups, true, nil
+			r.pending = &outbox[0]
 		}
-		return nil, matched, dups, true, nil
+		return r, nil
+	}
+}
+
+// conflictWait is the wait before retry attempt+1 after a lost race: drawn
+// at random below ConflictBackoff * 2^attempt, capped at one second ("full
+// jitter").
+func (p *Processor) conflictWait(attempt int) time.Duration {
+	d := p.o.ConflictBackoff
+	for i := 0; i < attempt && d < maxConflictBackoff; i++ {
+		d *= 2
+	}
+	return rand.N(min(d, maxConflictBackoff))
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -401,75 +500,122 @@ func mapAll(in []string, f func(string) string) []string {
 	return out
 }
 
-type permanent interface{ Permanent() bool }
+// Outcome is what delivery did with one revision.
+type Outcome uint8
 
-func isPermanent(err error) bool {
-	var p permanent
-	return errors.As(err, &p) && p.Permanent()
+// Outcomes of a delivery.
+const (
+	// Delivered: the sink accepted the revision and it left the outbox.
+	Delivered Outcome = iota + 1
+	// Retry: the sink did not accept it; it stays pending with a later
+	// attempt, and Sweep sends it again.
+	Retry
+	// Dropped: the sink rejected it permanently MaxPermanentFailures times;
+	// it left the outbox undelivered.
+	Dropped
+)
+
+var outcomeNames = [...]string{Delivered: "delivered", Retry: "retry", Dropped: "dropped"}
+
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) && outcomeNames[o] != "" {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("outcome(%d)", int(o))
 }
 
-// deliver sends pending revisions and records the outcome in the outbox:
-// accepted ones are acknowledged (removed), failed ones get a later attempt,
-// and those rejected permanently too often are dropped. It reports which
-// were delivered and the errors met.
-func (p *Processor) deliver(ctx context.Context, pend []store.Pending) ([]bool, []error) {
+// Delivery is the outcome of delivering one revision.
+type Delivery struct {
+	AlertID  string
+	Revision int
+	Outcome  Outcome
+	// Err is nil when all went well. For Retry and Dropped it is the sink's
+	// error, with any failure to record the outcome in the outbox; for
+	// Delivered, a failure to remove the entry, which may then be sent again.
+	Err error
+}
+
+// Deliver sends revisions to the sink in one call and records each outcome
+// in the outbox: accepted ones are removed, failed ones get a later attempt
+// (backing off from ResendAfter to MaxBackoff), and those rejected
+// permanently too often are removed undelivered. It returns one Delivery per
+// revision, in order. A revision without an ETag (committed by this batch)
+// is updated whatever its stored version.
+func (p *Processor) Deliver(ctx context.Context, pend []store.Pending) []Delivery {
+	out := make([]Delivery, len(pend))
+	if len(pend) == 0 {
+		return out
+	}
 	rows := make([][]byte, len(pend))
 	for i := range pend {
 		rows[i] = pend[i].Row
 	}
 	sendErrs := p.sink.Send(ctx, rows)
-	delivered := make([]bool, len(pend))
-	var errs []error
 	now := p.o.Now()
+	var g errgroup.Group // outbox records are independent: no cancellation
 	for i, pd := range pend {
+		d := &out[i]
+		*d = Delivery{AlertID: pd.GroupID, Revision: pd.Revision}
 		var serr error
 		if i < len(sendErrs) {
 			serr = sendErrs[i]
 		}
-		if serr == nil {
-			delivered[i] = true
+		verb := "ack"
+		record := func() error {
 			if err := p.store.Ack(ctx, pd); err != nil {
-				errs = append(errs, fmt.Errorf("ack alert %s revision %d: %w", pd.GroupID, pd.Revision, err))
+				return fmt.Errorf("%s alert %s revision %d: %w", verb, pd.GroupID, pd.Revision, err)
 			}
+			return nil
+		}
+		switch {
+		case serr == nil:
+			d.Outcome = Delivered
+		default:
+			pd.Attempts++
+			if isPermanent(serr) {
+				pd.PermanentFailures++
+			}
+			pd.LastError = truncate(serr.Error(), 512)
+			if pd.PermanentFailures >= p.o.MaxPermanentFailures {
+				d.Outcome, verb = Dropped, "drop"
+				d.Err = fmt.Errorf("dropped alert %s revision %d after repeated permanent failures: %w", pd.GroupID, pd.Revision, serr)
+				break
+			}
+			d.Outcome = Retry
+			d.Err = fmt.Errorf("deliver alert %s revision %d (attempt %d): %w", pd.GroupID, pd.Revision, pd.Attempts, serr)
+			pd.NextAttempt = now.Add(p.backoff(pd.Attempts))
+			if pd.ETag == "" { // committed by this batch: its version is not known
+				pd.ETag = store.ETagAny
+			}
+			record = func() error {
+				// A conflict or a missing entry means another sweep handled it.
+				err := p.store.UpdatePending(ctx, pd)
+				if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("record attempt for alert %s revision %d: %w", pd.GroupID, pd.Revision, err)
+				}
+				return nil
+			}
+		}
+		if err := p.calls.Acquire(ctx, 1); err != nil {
+			d.Err = errors.Join(d.Err, fmt.Errorf("outcome of alert %s revision %d not recorded: %w", pd.GroupID, pd.Revision, err))
 			continue
 		}
-		pd.Attempts++
-		if isPermanent(serr) {
-			pd.PermanentFailures++
-		}
-		pd.LastError = truncate(serr.Error(), 512)
-		if pd.PermanentFailures >= p.o.MaxPermanentFailures {
-			errs = append(errs, &DroppedError{GroupID: pd.GroupID, Revision: pd.Revision, Err: serr})
-			if err := p.store.Ack(ctx, pd); err != nil {
-				errs = append(errs, fmt.Errorf("drop alert %s revision %d: %w", pd.GroupID, pd.Revision, err))
+		g.Go(func() error {
+			defer p.calls.Release(1)
+			if err := record(); err != nil {
+				d.Err = errors.Join(d.Err, err)
 			}
-			continue
-		}
-		pd.NextAttempt = now.Add(p.backoff(pd.Attempts))
-		if pd.ETag == "" { // committed by this batch: its version is not known
-			pd.ETag = store.ETagAny
-		}
-		errs = append(errs, fmt.Errorf("deliver alert %s revision %d (attempt %d): %w", pd.GroupID, pd.Revision, pd.Attempts, serr))
-		if _, err := p.store.UpdatePending(ctx, pd); err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-			errs = append(errs, fmt.Errorf("record attempt for alert %s revision %d: %w", pd.GroupID, pd.Revision, err))
-		}
+			return nil
+		})
 	}
-	return delivered, errs
+	_ = g.Wait() // every record reports into its own Delivery
+	return out
 }
 
-// DroppedError reports a revision given up after repeated permanent
-// rejections.
-type DroppedError struct {
-	GroupID  string
-	Revision int
-	Err      error
+func isPermanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
 }
-
-func (e *DroppedError) Error() string {
-	return fmt.Sprintf("dropped alert %s revision %d after repeated permanent failures: %v", e.GroupID, e.Revision, e.Err)
-}
-
-func (e *DroppedError) Unwrap() error { return e.Err }
 
 func (p *Processor) backoff(attempts int) time.Duration {
 	d := p.o.ResendAfter
@@ -486,50 +632,112 @@ func truncate(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "")
 }
 
+// AlertInfo describes one alert revision produced by a batch.
+type AlertInfo struct {
+	Delivery
+	// Latency is from the batch's Received time to the end of its delivery.
+	Latency time.Duration
+	// SinceEnqueued is from the newest contributing event's enqueue time to
+	// the end of its delivery; zero when unknown.
+	SinceEnqueued time.Duration
+	// TruncatedColumns names the value lists the revision had to cut (its
+	// TruncatedColumns column); callers log and count them.
+	TruncatedColumns []string
+}
+
+// Result counts what a batch did.
+type Result struct {
+	Events  int
+	Records int
+	Skipped SkipCounts
+	Matched int // records selected and new to their group
+	Groups  int // distinct groups touched
+	// GroupIDs are the touched groups' ids (the AlertId they would have).
+	GroupIDs []string
+	Writes   int // group commits
+	// Alerts has one entry per new revision, delivered or not: those not
+	// delivered stay pending and Sweep resends them.
+	Alerts []AlertInfo
+}
+
+// Process handles one batch: Plan, Commit, then Deliver of the revisions
+// committed. It returns an error only when state could not be read or
+// written (Commit's error); the batch should then be retried whole. The
+// revisions committed before the failure are delivered all the same.
+// Delivery failures do not fail the batch: they are in Result.Alerts.
+func (p *Processor) Process(ctx context.Context, b Batch) (Result, error) {
+	now := p.o.Now()
+	if b.Received.IsZero() {
+		b.Received = now
+	}
+	plan := p.Plan(b.Events, now)
+	res := Result{Events: len(b.Events), Records: plan.Records, Skipped: plan.Skipped, Groups: len(plan.Groups)}
+	res.GroupIDs = make([]string, len(plan.Groups))
+	for i, g := range plan.Groups {
+		res.GroupIDs[i] = g.ID
+	}
+	c, err := p.Commit(ctx, plan, now)
+	res.Matched, res.Writes = c.Matched, c.Writes
+	res.Skipped[detect.SkipDuplicate] += c.Duplicates
+	if len(c.Revisions) > 0 {
+		pend := make([]store.Pending, len(c.Revisions))
+		for i, r := range c.Revisions {
+			pend[i] = r.Pending
+		}
+		ds := p.Deliver(ctx, pend)
+		end := p.o.Now()
+		res.Alerts = make([]AlertInfo, len(ds))
+		for i, d := range ds {
+			res.Alerts[i] = AlertInfo{Delivery: d, Latency: end.Sub(b.Received), TruncatedColumns: c.Revisions[i].TruncatedColumns}
+			if t := c.Revisions[i].Enqueued; !t.IsZero() {
+				res.Alerts[i].SinceEnqueued = end.Sub(t)
+			}
+		}
+	}
+	return res, err
+}
+
 // SweepResult counts what a sweep did.
 type SweepResult struct {
 	Expired   int
 	Resent    int
 	Delivered int
 	Dropped   int
-	Pending   int // revisions still pending after the sweep (of those seen)
-	Errors    []error
+	Pending   int // revisions pending after the sweep, due or not
+	// Deliveries has one entry per revision resent.
+	Deliveries []Delivery
 }
 
 // Sweep deletes expired state and resends pending alert revisions whose next
-// attempt is due.
+// attempt is due. Every group lives lifetime() from its window's start, so
+// only windows that started more than that ago can hold due state, and the
+// store is told to read those only. (State written with a shorter lifetime,
+// before a configuration change, is deleted once its window passes that
+// bound.)
 func (p *Processor) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	now := p.o.Now()
-	n, err := p.store.Expire(ctx, now)
+	n, err := p.store.Expire(ctx, store.Cutoff{ExpiresBefore: now, WindowsBefore: now.Add(-p.lifetime())})
 	res.Expired = n
 	if err != nil {
-		return res, fmt.Errorf("sweep: expire: %w", err)
+		return res, err
 	}
 	due, err := p.store.ListPending(ctx, now, p.o.SweepLimit)
 	if err != nil {
-		return res, fmt.Errorf("sweep: list pending: %w", err)
+		return res, err
 	}
 	res.Resent = len(due)
-	if len(due) > 0 {
-		delivered, errs := p.deliver(ctx, due)
-		for _, d := range delivered {
-			if d {
-				res.Delivered++
-			}
+	res.Deliveries = p.Deliver(ctx, due)
+	for _, d := range res.Deliveries {
+		switch d.Outcome {
+		case Delivered:
+			res.Delivered++
+		case Dropped:
+			res.Dropped++
 		}
-		for _, e := range errs {
-			var de *DroppedError
-			if errors.As(e, &de) {
-				res.Dropped++
-			}
-		}
-		res.Errors = errs
 	}
-	all, err := p.store.ListPending(ctx, now.Add(100*365*24*time.Hour), p.o.SweepLimit)
-	if err != nil {
-		return res, fmt.Errorf("sweep: count pending: %w", err)
+	if res.Pending, err = p.store.CountPending(ctx); err != nil {
+		return res, err
 	}
-	res.Pending = len(all)
 	return res, nil
 }

@@ -70,6 +70,19 @@ type Pending struct {
 	ETag string
 }
 
+// Cutoff says which groups Expire deletes.
+type Cutoff struct {
+	// ExpiresBefore: groups whose ExpiresAt is before it are deleted.
+	ExpiresBefore time.Time
+	// WindowsBefore, when not zero, narrows what Expire reads (and so
+	// deletes) to groups whose window started before it. The caller sets it
+	// where it knows that no group with a later window is due: the pipeline
+	// gives every group the same lifetime, so it passes ExpiresBefore minus
+	// that lifetime and the store reads only what is due. A group kept by
+	// this bound is deleted by a later Expire, once its window falls below.
+	WindowsBefore time.Time
+}
+
 // ETagAny, as a Pending's ETag, makes UpdatePending update the entry
 // whatever its version, but only if it still exists: the outbox row of a
 // revision just committed, whose version the committer does not know.

@@ -44,10 +44,15 @@ func (c *azureCredential) get() (azcore.TokenCredential, error) {
 // openTableStore opens the Table Storage state: a connection string
 // (Azurite) when given, else the service URI with the credential.
 func openTableStore(ctx context.Context, cfg config.Config, cred *azureCredential) (pipeline.Store, func(), error) {
+	// The table is still created on open, as before tablestore.New stopped
+	// doing it; DRSWATCH_CREATE_TABLE is to decide this (see TEAM.md).
 	if cfg.TableConnection != "" {
-		st, err := tablestore.NewFromConnectionString(ctx, cfg.TableConnection, cfg.TableName, nil)
+		st, err := tablestore.NewFromConnectionString(cfg.TableConnection, cfg.TableName, nil)
 		if err != nil {
 			return nil, nil, fmt.Errorf("open table %s: %w", cfg.TableName, err)
+		}
+		if err := st.CreateTable(ctx); err != nil {
+			return nil, nil, err
 		}
 		return st, func() {}, nil
 	}
@@ -55,9 +60,12 @@ func openTableStore(ctx context.Context, cfg config.Config, cred *azureCredentia
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := tablestore.New(ctx, cfg.TableServiceURI, cfg.TableName, c, nil)
+	st, err := tablestore.New(cfg.TableServiceURI, cfg.TableName, c, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open table %s at %s: %w", cfg.TableName, cfg.TableServiceURI, err)
+	}
+	if err := st.CreateTable(ctx); err != nil {
+		return nil, nil, err
 	}
 	return st, func() {}, nil
 }

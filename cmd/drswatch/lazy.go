@@ -103,12 +103,12 @@ func (l *lazy[T]) get() (T, error) {
 // background.
 type lazyProcessor struct{ l *lazy[*opened] }
 
-func (p lazyProcessor) Process(ctx context.Context, events []pipeline.Event) (pipeline.Result, error) {
+func (p lazyProcessor) Process(ctx context.Context, b pipeline.Batch) (pipeline.Result, error) {
 	d, err := p.l.get()
 	if err != nil {
-		return pipeline.Result{Events: len(events)}, err
+		return pipeline.Result{Events: len(b.Events)}, err
 	}
-	return d.proc.Process(ctx, events)
+	return d.proc.Process(ctx, b)
 }
 
 func (p lazyProcessor) Sweep(ctx context.Context) (pipeline.SweepResult, error) {

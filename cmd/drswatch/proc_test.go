@@ -498,7 +498,7 @@ func TestSoakKill(t *testing.T) {
 	}
 	s.sweep()
 	rows := readRows(t, out)
-	ts, err := tablestore.NewFromConnectionString(context.Background(), env["DRSWATCH_TABLE_CONNECTION"], env["DRSWATCH_TABLE_NAME"], nil)
+	ts, err := tablestore.NewFromConnectionString(env["DRSWATCH_TABLE_CONNECTION"], env["DRSWATCH_TABLE_NAME"], nil)
 	require.NoError(t, err)
 	outbox := func() []store.Pending {
 		pending, err := ts.ListPending(context.Background(), time.Now().Add(time.Hour), 1000)

@@ -42,8 +42,10 @@ func (s *summary) add(r pipeline.Result) {
 			s.truncated[c]++
 		}
 	}
-	for k, v := range r.Skipped {
-		s.skipped[k] += v
+	for _, k := range detect.Skips() {
+		if n := r.Skipped[k]; n > 0 {
+			s.skipped[k.String()] += n
+		}
 	}
 }
 
@@ -134,7 +136,7 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 		if len(pending) == 0 {
 			return nil
 		}
-		res, err := proc.Process(ctx, pending)
+		res, err := proc.Process(ctx, pipeline.Batch{Events: pending})
 		sum.add(res)
 		for _, id := range res.GroupIDs {
 			sum.groups[id] = true
@@ -143,8 +145,10 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 		if err != nil {
 			return err
 		}
-		for _, e := range res.DeliveryErrors {
-			return fmt.Errorf("write alerts: %w", e)
+		for _, a := range res.Alerts {
+			if a.Err != nil {
+				return fmt.Errorf("write alerts: %w", a.Err)
+			}
 		}
 		return nil
 	}

@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drswatch/drswatch/internal/config"
 )
@@ -731,5 +733,70 @@ func TestStateTableAndDeadLetterContainer(t *testing.T) {
 	// No setting asks drswatch to create its table in Azure.
 	if v, ok := common["DRSWATCH_CREATE_TABLE"]; ok && v != "'false'" {
 		t.Errorf("DRSWATCH_CREATE_TABLE = %s in Azure; the template creates the table and the role allows no other", v)
+	}
+}
+
+// TestHealthRules: the rules that make an endless retry visible rest on the
+// retry policy and the host's logging as they are: SignInLogs retries without
+// end at least every maximumInterval, the failing rule's window holds
+// failureThreshold retries, and the dead-letter rule reads the host's console
+// category.
+func TestHealthRules(t *testing.T) {
+	src := read(t, "infra/bicep/modules/health.bicep")
+	var fj struct {
+		Retry struct {
+			MaxRetryCount   int    `json:"maxRetryCount"`
+			MaximumInterval string `json:"maximumInterval"`
+		} `json:"retry"`
+	}
+	if err := json.Unmarshal([]byte(read(t, "SignInLogs/function.json")), &fj); err != nil {
+		t.Fatal(err)
+	}
+	if fj.Retry.MaxRetryCount != -1 {
+		t.Errorf("SignInLogs retries %d times; the health rules and the README's outage text assume -1 (without end)", fj.Retry.MaxRetryCount)
+	}
+	maxWait, err := time.Parse("15:04:05", fj.Retry.MaximumInterval)
+	if err != nil {
+		t.Fatalf("maximumInterval %q: %v", fj.Retry.MaximumInterval, err)
+	}
+	wait := time.Duration(maxWait.Hour())*time.Hour + time.Duration(maxWait.Minute())*time.Minute + time.Duration(maxWait.Second())*time.Second
+	window := 15 * time.Minute
+	if !strings.Contains(src, "windowSize: 'PT15M'") {
+		t.Fatal("health.bicep: the failing rule's 15-minute window changed; update this test")
+	}
+	// Retries wait at most maximumInterval (+20% jitter): a stuck batch fails
+	// at least window/(1.2*wait) times per window.
+	fails := int(float64(window) / (1.2 * float64(wait)))
+	for file, re := range map[string]string{
+		"infra/bicep/modules/health.bicep": `param failureThreshold int = (\d+)`,
+		"infra/bicep/main.bicep":           `param healthFailureThreshold int = (\d+)`,
+	} {
+		def := regexp.MustCompile(re).FindStringSubmatch(read(t, file))
+		if def == nil {
+			t.Fatalf("%s: no default for %s", file, re)
+		}
+		if n, _ := strconv.Atoi(def[1]); fails < n {
+			t.Errorf("%s: a stuck batch fails about %d times in %v (maximumInterval %v), under the failing rule's threshold %d", file, fails, window, wait, n)
+		}
+	}
+	for _, s := range []string{
+		`where name == "SignInLogs" and success == false`, // requests of the trigger function
+		`customDimensions.Category) == "Host.Function.Console"`,
+		`tostring(line.msg) == "dead-lettered"`,
+		"metricName: 'IncomingMessages'", "metricName: 'OutgoingMessages'", "name: 'EntityName'",
+		"category: 'AllMetrics'",
+	} {
+		if !strings.Contains(src, s) {
+			t.Errorf("health.bicep: missing %q", s)
+		}
+	}
+	if _, ok := functionFolders(t)["SignInLogs"]; !ok {
+		t.Error("the failing rule watches SignInLogs, which is not a function folder")
+	}
+	main := read(t, "infra/bicep/main.bicep")
+	for _, s := range []string{"module health 'modules/health.bicep'", "appInsightsId: appInsights.outputs.id", "hubName: eventHubs.outputs.hubName"} {
+		if !strings.Contains(main, s) {
+			t.Errorf("main.bicep: missing %q", s)
+		}
 	}
 }

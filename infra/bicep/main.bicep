@@ -10,9 +10,10 @@
 //   Entra ID ──diagnostic setting──▶ Event Hub ──trigger──▶ Function App (drswatch serve)
 //        window state ◀──▶ Table Storage        alerts ──Logs Ingestion API──▶ DCR ──▶ DrsWatchAlerts_CL
 //   DrsWatchAlerts_CL ──scheduled query rules──▶ Azure Monitor alerts (+ optional action group)
+//   requests/traces, Event Hubs metrics ──health rules──▶ Azure Monitor alerts
 //
 // Modules, in the order data flows: eventhubs → functionapp (+ storage) →
-// loganalytics (workspace, table, saved searches) → dcr → roles → alerts.
+// loganalytics (workspace, table, saved searches) → dcr → roles → alerts → health.
 targetScope = 'resourceGroup'
 
 // ---------------------------------------------------------------- parameters
@@ -109,6 +110,16 @@ param alertsRetentionInDays int?
 
 @description('Action group resource id the alert rules notify; empty for none.')
 param actionGroupId string = ''
+
+@description('Health rule: failed SignInLogs invocations in 15 minutes that mean a batch is stuck in its endless retry.')
+@minValue(1)
+@maxValue(1000)
+param healthFailureThreshold int = 2
+
+@description('Health rule: growth of the hub backlog (incoming minus outgoing events) in one hour that means drswatch is falling behind.')
+@minValue(1)
+@maxValue(10000000)
+param healthBacklogThreshold int = 1000
 
 @description('How often the alert rules run (minutes).')
 @allowed([
@@ -268,6 +279,24 @@ module alerts 'modules/alerts.bicep' = {
     namePrefix: '${namePrefix}-alert'
     actionGroupId: actionGroupId
     evaluationMinutes: alertEvaluationMinutes
+  }
+}
+
+// drswatch's own health: failing invocations, a stalled or lagging consumer,
+// dead letters (modules/health.bicep).
+module health 'modules/health.bicep' = {
+  name: 'drswatch-health'
+  params: {
+    location: location
+    tags: tags
+    namePrefix: '${namePrefix}-health'
+    appInsightsId: appInsights.outputs.id
+    workspaceId: logAnalytics.outputs.id
+    eventHubsNamespaceName: eventHubs.outputs.namespaceName
+    hubName: eventHubs.outputs.hubName
+    actionGroupId: actionGroupId
+    failureThreshold: healthFailureThreshold
+    backlogThreshold: healthBacklogThreshold
   }
 }
 

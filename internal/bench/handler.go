@@ -56,8 +56,8 @@ type resultProc struct {
 	last pipeline.Result
 }
 
-func (p *resultProc) Process(ctx context.Context, ev []pipeline.Event) (pipeline.Result, error) {
-	res, err := p.Processor.Process(ctx, ev)
+func (p *resultProc) Process(ctx context.Context, b pipeline.Batch) (pipeline.Result, error) {
+	res, err := p.Processor.Process(ctx, b)
 	p.last = res
 	return res, err
 }
@@ -92,8 +92,11 @@ func (r *Report) handler(ctx context.Context, cfg Config, storeName string, even
 			defer srv.Stop()
 			conn = srv.ConnectionString()
 		}
-		ts, err := tablestore.NewFromConnectionString(ctx, conn, fmt.Sprintf("bench%d", time.Now().UnixNano()), nil)
+		ts, err := tablestore.NewFromConnectionString(conn, fmt.Sprintf("bench%d", time.Now().UnixNano()), nil)
 		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		if err := ts.CreateTable(ctx); err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
 		st, calls = ts, ts
@@ -165,7 +168,7 @@ func (r *Report) handler(ctx context.Context, cfg Config, storeName string, even
 			dr, dw := r1-r0, w1-w0
 			delivered := int64(0)
 			for _, a := range res.Alerts {
-				if a.Delivered {
+				if a.Outcome == pipeline.Delivered {
 					delivered++
 				}
 			}

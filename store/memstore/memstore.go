@@ -115,13 +115,13 @@ func (s *Store) Load(ctx context.Context, id string, window time.Time) (store.Gr
 // Commit writes g and its outbox entries atomically. An empty g.ETag creates
 // the group (store.ErrConflict if it exists); otherwise the write succeeds
 // only if the stored group still has that ETag. An outbox entry that exists
-// already is also a conflict. It returns the group's new ETag.
-func (s *Store) Commit(ctx context.Context, g store.Group, outbox []store.Pending) (string, error) {
+// already is also a conflict.
+func (s *Store) Commit(ctx context.Context, g store.Group, outbox []store.Pending) error {
 	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("memstore: commit group %s: %w", g.ID, err)
+		return fmt.Errorf("memstore: commit group %s: %w", g.ID, err)
 	}
 	if err := rules.CheckCommit(g, outbox); err != nil {
-		return "", fmt.Errorf("memstore: commit group %s: %w", g.ID, err)
+		return fmt.Errorf("memstore: commit group %s: %w", g.ID, err)
 	}
 	ng := normGroup(g)
 	k := groupKey{ng.ID, ng.Window.Unix()}
@@ -131,15 +131,15 @@ func (s *Store) Commit(ctx context.Context, g store.Group, outbox []store.Pendin
 	cur, exists := s.groups[k]
 	switch {
 	case g.ETag == "" && exists:
-		return "", fmt.Errorf("memstore: commit group %s: exists: %w", g.ID, store.ErrConflict)
+		return fmt.Errorf("memstore: commit group %s: exists: %w", g.ID, store.ErrConflict)
 	case g.ETag != "" && !exists:
-		return "", fmt.Errorf("memstore: commit group %s: gone: %w", g.ID, store.ErrConflict)
+		return fmt.Errorf("memstore: commit group %s: gone: %w", g.ID, store.ErrConflict)
 	case g.ETag != "" && cur.ETag != g.ETag:
-		return "", fmt.Errorf("memstore: commit group %s: etag changed: %w", g.ID, store.ErrConflict)
+		return fmt.Errorf("memstore: commit group %s: etag changed: %w", g.ID, store.ErrConflict)
 	}
 	for _, p := range outbox {
 		if _, ok := s.outbox[pkey(p)]; ok {
-			return "", fmt.Errorf("memstore: commit group %s: outbox revision %d exists: %w", g.ID, p.Revision, store.ErrConflict)
+			return fmt.Errorf("memstore: commit group %s: outbox revision %d exists: %w", g.ID, p.Revision, store.ErrConflict)
 		}
 	}
 	ng.ETag = s.nextETag()
@@ -149,7 +149,7 @@ func (s *Store) Commit(ctx context.Context, g store.Group, outbox []store.Pendin
 		np.ETag = s.nextETag()
 		s.outbox[pkey(np)] = np
 	}
-	return ng.ETag, nil
+	return nil
 }
 
 func comparePending(a, b store.Pending) int {
@@ -185,16 +185,28 @@ func (s *Store) ListPending(ctx context.Context, due time.Time, limit int) ([]st
 	return out, nil
 }
 
-// UpdatePending replaces an outbox entry if its ETag still matches p.ETag.
-func (s *Store) UpdatePending(ctx context.Context, p store.Pending) (string, error) {
+// CountPending returns how many outbox entries there are, due or not.
+func (s *Store) CountPending(ctx context.Context) (int, error) {
 	if err := ctx.Err(); err != nil {
-		return "", fmt.Errorf("memstore: update pending %s/%d: %w", p.GroupID, p.Revision, err)
+		return 0, fmt.Errorf("memstore: count pending: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.outbox), nil
+}
+
+// UpdatePending replaces an outbox entry if its ETag still matches p.ETag
+// (any version for store.ETagAny): store.ErrConflict if it does not,
+// store.ErrNotFound if the entry is gone.
+func (s *Store) UpdatePending(ctx context.Context, p store.Pending) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: update pending %s/%d: %w", p.GroupID, p.Revision, err)
 	}
 	if err := rules.CheckPending(p); err != nil {
-		return "", fmt.Errorf("memstore: update pending %s/%d: %w", p.GroupID, p.Revision, err)
+		return fmt.Errorf("memstore: update pending %s/%d: %w", p.GroupID, p.Revision, err)
 	}
 	if p.ETag == "" {
-		return "", fmt.Errorf("memstore: update pending %s/%d: missing etag", p.GroupID, p.Revision)
+		return fmt.Errorf("memstore: update pending %s/%d: missing etag", p.GroupID, p.Revision)
 	}
 	np := normPending(p)
 	k := pkey(np)
@@ -202,14 +214,14 @@ func (s *Store) UpdatePending(ctx context.Context, p store.Pending) (string, err
 	defer s.mu.Unlock()
 	cur, ok := s.outbox[k]
 	if !ok {
-		return "", fmt.Errorf("memstore: update pending %s/%d: %w", p.GroupID, p.Revision, store.ErrNotFound)
+		return fmt.Errorf("memstore: update pending %s/%d: %w", p.GroupID, p.Revision, store.ErrNotFound)
 	}
 	if p.ETag != store.ETagAny && cur.ETag != p.ETag {
-		return "", fmt.Errorf("memstore: update pending %s/%d: %w", p.GroupID, p.Revision, store.ErrConflict)
+		return fmt.Errorf("memstore: update pending %s/%d: %w", p.GroupID, p.Revision, store.ErrConflict)
 	}
 	np.ETag = s.nextETag()
 	s.outbox[k] = np
-	return np.ETag, nil
+	return nil
 }
 
 // Ack deletes an outbox entry whatever its ETag. A missing entry is not an
@@ -230,17 +242,19 @@ func (s *Store) Ack(ctx context.Context, p store.Pending) error {
 	return nil
 }
 
-// Expire deletes the groups whose ExpiresAt is before now and returns how
+// Expire deletes the groups whose ExpiresAt is before c.ExpiresBefore and
+// whose window started before c.WindowsBefore (when set), and returns how
 // many it deleted. Outbox entries are never expired.
-func (s *Store) Expire(ctx context.Context, now time.Time) (int, error) {
+func (s *Store) Expire(ctx context.Context, c store.Cutoff) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("memstore: expire: %w", err)
 	}
+	due, bound := rules.Time(c.ExpiresBefore), rules.WindowBound(c)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for k, g := range s.groups {
-		if g.ExpiresAt.Before(now) {
+		if g.Window.Before(bound) && g.ExpiresAt.Before(due) {
 			delete(s.groups, k)
 			n++
 		}

@@ -28,11 +28,12 @@ import (
 // Store is what the suite exercises: the methods package pipeline uses.
 type Store interface {
 	Load(ctx context.Context, id string, window time.Time) (store.Group, error)
-	Commit(ctx context.Context, g store.Group, outbox []store.Pending) (etag string, err error)
+	Commit(ctx context.Context, g store.Group, outbox []store.Pending) error
 	ListPending(ctx context.Context, due time.Time, limit int) ([]store.Pending, error)
-	UpdatePending(ctx context.Context, p store.Pending) (etag string, err error)
+	CountPending(ctx context.Context) (int, error)
+	UpdatePending(ctx context.Context, p store.Pending) error
 	Ack(ctx context.Context, p store.Pending) error
-	Expire(ctx context.Context, now time.Time) (int, error)
+	Expire(ctx context.Context, c store.Cutoff) (int, error)
 }
 
 // Run runs every contract test as a named subtest. open must return a new,
@@ -56,6 +57,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"UpdatePending", testUpdatePending},
 		{"Ack", testAck},
 		{"Expire", testExpire},
+		{"ExpireWindowBound", testExpireWindowBound},
+		{"CountPending", testCountPending},
 		{"SizeBounds", testSizeBounds},
 	}
 	for _, tc := range tests {
@@ -106,6 +109,17 @@ func newPending(g store.Group, rev int) store.Pending {
 	}
 }
 
+// committed commits g with outbox and returns the group's new ETag, read
+// back: Commit returns none.
+func committed(t *testing.T, s Store, g store.Group, outbox []store.Pending) string {
+	t.Helper()
+	require.NoError(t, s.Commit(ctx, g, outbox))
+	got, err := s.Load(ctx, g.ID, g.Window)
+	require.NoError(t, err)
+	require.NotEmpty(t, got.ETag)
+	return got.ETag
+}
+
 func testLoadMissing(t *testing.T, s Store) {
 	_, err := s.Load(ctx, ID("missing"), window0)
 	require.ErrorIs(t, err, store.ErrNotFound)
@@ -129,8 +143,7 @@ func testRoundTrip(t *testing.T, s Store) {
 			g.Window = window0.Add(time.Duration(i) * time.Hour)
 			g.ExpiresAt = g.Window.Add(25*time.Minute + 1234567*time.Nanosecond)
 			g.UPN, g.SessionID, g.State = tc.upn, tc.sess, tc.state
-			etag, err := s.Commit(ctx, g, nil)
-			require.NoError(t, err)
+			etag := committed(t, s, g, nil)
 			require.NotEmpty(t, etag)
 
 			got, err := s.Load(ctx, g.ID, g.Window)
@@ -162,8 +175,7 @@ func isValid(s string) bool { return strings.ToValidUTF8(s, "") == s }
 func testEmptyState(t *testing.T, s Store) {
 	g := newGroup("empty")
 	g.State = nil
-	etag, err := s.Commit(ctx, g, nil)
-	require.NoError(t, err)
+	etag := committed(t, s, g, nil)
 	got, err := s.Load(ctx, g.ID, g.Window)
 	require.NoError(t, err)
 	require.Empty(t, got.State)
@@ -171,11 +183,10 @@ func testEmptyState(t *testing.T, s Store) {
 	// Replacing a big state with an empty one leaves nothing behind.
 	g.ETag = etag
 	g.State = randomBytes(t, 200<<10)
-	etag, err = s.Commit(ctx, g, nil)
-	require.NoError(t, err)
+	etag = committed(t, s, g, nil)
 	g.ETag = etag
 	g.State = []byte{}
-	_, err = s.Commit(ctx, g, nil)
+	err = s.Commit(ctx, g, nil)
 	require.NoError(t, err)
 	got, err = s.Load(ctx, g.ID, g.Window)
 	require.NoError(t, err)
@@ -200,20 +211,20 @@ func testInvalidInput(t *testing.T, s Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := good
 			tc.edit(&g)
-			_, err := s.Commit(ctx, g, nil)
+			err := s.Commit(ctx, g, nil)
 			require.Error(t, err)
 			require.NotErrorIs(t, err, store.ErrConflict)
 		})
 	}
 	t.Run("outbox of another group", func(t *testing.T) {
 		other := newGroup("other")
-		_, err := s.Commit(ctx, good, []store.Pending{newPending(other, 1)})
+		err := s.Commit(ctx, good, []store.Pending{newPending(other, 1)})
 		require.Error(t, err)
 		_, err = s.Load(ctx, good.ID, good.Window)
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 	t.Run("duplicate revision", func(t *testing.T) {
-		_, err := s.Commit(ctx, good, []store.Pending{newPending(good, 1), newPending(good, 1)})
+		err := s.Commit(ctx, good, []store.Pending{newPending(good, 1), newPending(good, 1)})
 		require.Error(t, err)
 		_, err = s.Load(ctx, good.ID, good.Window)
 		require.ErrorIs(t, err, store.ErrNotFound)
@@ -222,10 +233,10 @@ func testInvalidInput(t *testing.T, s Store) {
 
 func testCreateTwice(t *testing.T, s Store) {
 	g := newGroup("twice")
-	_, err := s.Commit(ctx, g, nil)
+	err := s.Commit(ctx, g, nil)
 	require.NoError(t, err)
 	g.State = []byte("second")
-	_, err = s.Commit(ctx, g, nil)
+	err = s.Commit(ctx, g, nil)
 	require.ErrorIs(t, err, store.ErrConflict)
 	got, err := s.Load(ctx, g.ID, g.Window)
 	require.NoError(t, err)
@@ -234,23 +245,21 @@ func testCreateTwice(t *testing.T, s Store) {
 	// The same id in another window is another group.
 	g.Window = g.Window.Add(time.Hour)
 	g.ExpiresAt = g.ExpiresAt.Add(time.Hour)
-	_, err = s.Commit(ctx, g, nil)
+	err = s.Commit(ctx, g, nil)
 	require.NoError(t, err)
 }
 
 func testStaleETag(t *testing.T, s Store) {
 	g := newGroup("stale")
-	etag1, err := s.Commit(ctx, g, nil)
-	require.NoError(t, err)
+	etag1 := committed(t, s, g, nil)
 	g.ETag = etag1
 	g.State = []byte("v2")
-	etag2, err := s.Commit(ctx, g, nil)
-	require.NoError(t, err)
+	etag2 := committed(t, s, g, nil)
 	require.NotEqual(t, etag1, etag2)
 
 	g.ETag = etag1
 	g.State = []byte("lost")
-	_, err = s.Commit(ctx, g, nil)
+	err := s.Commit(ctx, g, nil)
 	require.ErrorIs(t, err, store.ErrConflict)
 
 	got, err := s.Load(ctx, g.ID, g.Window)
@@ -261,13 +270,12 @@ func testStaleETag(t *testing.T, s Store) {
 
 func testUpdateAfterExpiry(t *testing.T, s Store) {
 	g := newGroup("expired-then-updated")
-	etag, err := s.Commit(ctx, g, nil)
-	require.NoError(t, err)
-	n, err := s.Expire(ctx, g.ExpiresAt.Add(time.Second))
+	etag := committed(t, s, g, nil)
+	n, err := s.Expire(ctx, store.Cutoff{ExpiresBefore: g.ExpiresAt.Add(time.Second)})
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	g.ETag = etag
-	_, err = s.Commit(ctx, g, []store.Pending{newPending(g, 1)})
+	err = s.Commit(ctx, g, []store.Pending{newPending(g, 1)})
 	require.ErrorIs(t, err, store.ErrConflict)
 	ps, err := s.ListPending(ctx, g.ExpiresAt.Add(time.Hour), 10)
 	require.NoError(t, err)
@@ -316,7 +324,7 @@ func increment(s Store, g0 store.Group) error {
 			return err
 		}
 		g.State = []byte(strconv.Itoa(n + 1))
-		_, err = s.Commit(ctx, g, nil)
+		err = s.Commit(ctx, g, nil)
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
@@ -327,27 +335,25 @@ func increment(s Store, g0 store.Group) error {
 
 func testOutboxAtomic(t *testing.T, s Store) {
 	g := newGroup("atomic")
-	etag1, err := s.Commit(ctx, g, []store.Pending{newPending(g, 1)})
-	require.NoError(t, err)
+	etag1 := committed(t, s, g, []store.Pending{newPending(g, 1)})
 
 	// Create again, with a new outbox row: conflict, and no row.
-	_, err = s.Commit(ctx, g, []store.Pending{newPending(g, 9)})
+	err := s.Commit(ctx, g, []store.Pending{newPending(g, 9)})
 	require.ErrorIs(t, err, store.ErrConflict)
 
 	g.ETag = etag1
 	g.State = []byte("v2")
-	etag2, err := s.Commit(ctx, g, []store.Pending{newPending(g, 2), newPending(g, 3)})
-	require.NoError(t, err)
+	etag2 := committed(t, s, g, []store.Pending{newPending(g, 2), newPending(g, 3)})
 
 	// Stale ETag with a new outbox row: conflict, and no row.
 	g.ETag = etag1
 	g.State = []byte("lost")
-	_, err = s.Commit(ctx, g, []store.Pending{newPending(g, 4)})
+	err = s.Commit(ctx, g, []store.Pending{newPending(g, 4)})
 	require.ErrorIs(t, err, store.ErrConflict)
 
 	// Current ETag but an outbox row that exists: conflict, group unchanged.
 	g.ETag = etag2
-	_, err = s.Commit(ctx, g, []store.Pending{newPending(g, 5), newPending(g, 2)})
+	err = s.Commit(ctx, g, []store.Pending{newPending(g, 5), newPending(g, 2)})
 	require.ErrorIs(t, err, store.ErrConflict)
 
 	got, err := s.Load(ctx, g.ID, g.Window)
@@ -385,7 +391,7 @@ func testListPendingDue(t *testing.T, s Store) {
 	zero.NextAttempt = time.Time{}
 	zero.CreatedAt = time.Time{}
 	outbox = append(outbox, zero)
-	_, err := s.Commit(ctx, g, outbox)
+	err := s.Commit(ctx, g, outbox)
 	require.NoError(t, err)
 
 	ps, err := s.ListPending(ctx, window0.Add(2*time.Minute), 100)
@@ -423,7 +429,7 @@ func testListPendingPaging(t *testing.T, s Store) {
 		for r := range outbox {
 			outbox[r] = newPending(g, r+1)
 		}
-		_, err := s.Commit(ctx, g, outbox)
+		err := s.Commit(ctx, g, outbox)
 		require.NoError(t, err)
 	}
 	due := window0.Add(time.Hour)
@@ -440,11 +446,46 @@ func testListPendingPaging(t *testing.T, s Store) {
 	ps, err = s.ListPending(ctx, due, 1020)
 	require.NoError(t, err)
 	require.Len(t, ps, 1020)
+
+	n, err := s.CountPending(ctx)
+	require.NoError(t, err)
+	require.Equal(t, groups*perGroup, n, "counted over more than one page")
+}
+
+func testCountPending(t *testing.T, s Store) {
+	n, err := s.CountPending(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	a, b := newGroup("count-a"), newGroup("count-b")
+	b.Window = window0.Add(time.Hour)
+	b.ExpiresAt = b.Window.Add(20 * time.Minute)
+	require.NoError(t, s.Commit(ctx, a, []store.Pending{newPending(a, 1), newPending(a, 2)}))
+	later := newPending(b, 1)
+	later.NextAttempt = window0.Add(100 * time.Hour)
+	require.NoError(t, s.Commit(ctx, b, []store.Pending{later}))
+	require.NoError(t, s.Commit(ctx, newGroup("count-none"), nil))
+
+	n, err = s.CountPending(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, n, "every entry, due or not; groups are not entries")
+
+	require.NoError(t, s.Ack(ctx, newPending(a, 1)))
+	n, err = s.CountPending(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+
+	// Expiring the groups leaves their entries.
+	_, err = s.Expire(ctx, store.Cutoff{ExpiresBefore: window0.Add(100 * time.Hour)})
+	require.NoError(t, err)
+	n, err = s.CountPending(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
 }
 
 func testUpdatePending(t *testing.T, s Store) {
 	g := newGroup("update-pending")
-	_, err := s.Commit(ctx, g, []store.Pending{newPending(g, 1)})
+	err := s.Commit(ctx, g, []store.Pending{newPending(g, 1)})
 	require.NoError(t, err)
 	ps, err := s.ListPending(ctx, window0.Add(time.Hour), 10)
 	require.NoError(t, err)
@@ -456,13 +497,11 @@ func testUpdatePending(t *testing.T, s Store) {
 	upd.PermanentFailures++
 	upd.NextAttempt = window0.Add(2 * time.Hour)
 	upd.LastError = "sink: 429 Too Many Requests"
-	etag, err := s.UpdatePending(ctx, upd)
-	require.NoError(t, err)
-	require.NotEqual(t, p.ETag, etag)
+	require.NoError(t, s.UpdatePending(ctx, upd))
 
 	stale := p
 	stale.LastError = "lost"
-	_, err = s.UpdatePending(ctx, stale)
+	err = s.UpdatePending(ctx, stale)
 	require.ErrorIs(t, err, store.ErrConflict)
 
 	ps, err = s.ListPending(ctx, window0.Add(time.Hour), 10)
@@ -471,7 +510,8 @@ func testUpdatePending(t *testing.T, s Store) {
 	ps, err = s.ListPending(ctx, window0.Add(3*time.Hour), 10)
 	require.NoError(t, err)
 	require.Len(t, ps, 1)
-	require.Equal(t, etag, ps[0].ETag)
+	require.NotEqual(t, p.ETag, ps[0].ETag, "an update makes a new version")
+	etag := ps[0].ETag
 	require.Equal(t, 1, ps[0].Attempts)
 	require.Equal(t, 1, ps[0].PermanentFailures)
 	require.Equal(t, upd.LastError, ps[0].LastError)
@@ -479,27 +519,27 @@ func testUpdatePending(t *testing.T, s Store) {
 
 	missing := newPending(g, 2)
 	missing.ETag = etag
-	_, err = s.UpdatePending(ctx, missing)
+	err = s.UpdatePending(ctx, missing)
 	require.ErrorIs(t, err, store.ErrNotFound)
 
 	// ETagAny updates whatever version is there, but never creates.
 	anyVersion := newPending(g, 1)
 	anyVersion.ETag = store.ETagAny
 	anyVersion.Attempts = 7
-	_, err = s.UpdatePending(ctx, anyVersion)
+	err = s.UpdatePending(ctx, anyVersion)
 	require.NoError(t, err)
 	ps, err = s.ListPending(ctx, window0.Add(100*time.Hour), 10)
 	require.NoError(t, err)
 	require.Len(t, ps, 1)
 	require.Equal(t, 7, ps[0].Attempts)
 	missing.ETag = store.ETagAny
-	_, err = s.UpdatePending(ctx, missing)
+	err = s.UpdatePending(ctx, missing)
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
 func testAck(t *testing.T, s Store) {
 	g := newGroup("ack")
-	_, err := s.Commit(ctx, g, []store.Pending{newPending(g, 1), newPending(g, 2)})
+	err := s.Commit(ctx, g, []store.Pending{newPending(g, 1), newPending(g, 2)})
 	require.NoError(t, err)
 	ps, err := s.ListPending(ctx, window0.Add(time.Hour), 10)
 	require.NoError(t, err)
@@ -514,7 +554,7 @@ func testAck(t *testing.T, s Store) {
 	// Ack ignores the ETag: delivery happened, whatever changed since.
 	upd := ps[1]
 	upd.Attempts = 3
-	_, err = s.UpdatePending(ctx, upd)
+	err = s.UpdatePending(ctx, upd)
 	require.NoError(t, err)
 	require.NoError(t, s.Ack(ctx, ps[1]))
 	left, err = s.ListPending(ctx, window0.Add(time.Hour), 10)
@@ -538,11 +578,11 @@ func testExpire(t *testing.T, s Store) {
 	live := newGroup("live")
 	live.ExpiresAt = now.Add(time.Minute)
 	for _, g := range []store.Group{old, older, boundary, live} {
-		_, err := s.Commit(ctx, g, []store.Pending{newPending(g, 1)})
+		err := s.Commit(ctx, g, []store.Pending{newPending(g, 1)})
 		require.NoError(t, err)
 	}
 
-	n, err := s.Expire(ctx, now)
+	n, err := s.Expire(ctx, store.Cutoff{ExpiresBefore: now})
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
 	for _, g := range []store.Group{old, older} {
@@ -557,12 +597,64 @@ func testExpire(t *testing.T, s Store) {
 	require.NoError(t, err)
 	require.Len(t, ps, 4, "expiry never deletes outbox entries")
 
-	n, err = s.Expire(ctx, now)
+	n, err = s.Expire(ctx, store.Cutoff{ExpiresBefore: now})
 	require.NoError(t, err)
 	require.Equal(t, 0, n)
-	n, err = s.Expire(ctx, now.Add(time.Hour))
+	n, err = s.Expire(ctx, store.Cutoff{ExpiresBefore: now.Add(time.Hour)})
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
+}
+
+func testExpireWindowBound(t *testing.T, s Store) {
+	now := window0.Add(time.Hour)
+	bound := window0.Add(-30 * time.Minute) // the oldest window that may still be live
+	type tc struct {
+		name   string
+		window time.Time
+		expiry time.Time
+		gone   bool
+	}
+	cases := []tc{
+		{"due, window below the bound", window0.Add(-time.Hour), now.Add(-time.Second), true},
+		{"due, window one second below the bound", bound.Add(-time.Second), bound.Add(-time.Second), true},
+		{"window below the bound, not yet due", window0.Add(-time.Hour), now.Add(time.Minute), false},
+		{"due, window at the bound: not read", bound, now.Add(-time.Second), false},
+		{"due, window above the bound: not read", window0, now.Add(-time.Second), false},
+	}
+	groups := make([]store.Group, len(cases))
+	for i, c := range cases {
+		g := newGroup("bound-" + c.name)
+		g.Window, g.ExpiresAt = c.window, c.expiry
+		require.NoError(t, s.Commit(ctx, g, []store.Pending{newPending(g, 1)}))
+		groups[i] = g
+	}
+	n, err := s.Expire(ctx, store.Cutoff{ExpiresBefore: now, WindowsBefore: bound})
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	for i, c := range cases {
+		_, err := s.Load(ctx, groups[i].ID, groups[i].Window)
+		if c.gone {
+			require.ErrorIs(t, err, store.ErrNotFound, c.name)
+		} else {
+			require.NoError(t, err, c.name)
+		}
+	}
+
+	// A bound between whole seconds still covers the window just below it.
+	n, err = s.Expire(ctx, store.Cutoff{ExpiresBefore: now, WindowsBefore: bound.Add(500 * time.Millisecond)})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = s.Load(ctx, groups[3].ID, groups[3].Window)
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	// A bound after ExpiresBefore narrows nothing.
+	n, err = s.Expire(ctx, store.Cutoff{ExpiresBefore: now, WindowsBefore: now.Add(time.Hour)})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	_, err = s.Load(ctx, groups[4].ID, groups[4].Window)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = s.Load(ctx, groups[2].ID, groups[2].Window)
+	require.NoError(t, err, "not due")
 }
 
 // worstLabel is a label at the length limit whose every rune JSON-escapes to
@@ -577,8 +669,7 @@ func testSizeBounds(t *testing.T, s Store) {
 		row := newPending(g, 1)
 		row.Row = randomBytes(t, store.MaxRowBytes)
 		row.LastError = worstLabel
-		etag, err := s.Commit(ctx, g, []store.Pending{row})
-		require.NoError(t, err)
+		etag := committed(t, s, g, []store.Pending{row})
 
 		got, err := s.Load(ctx, g.ID, g.Window)
 		require.NoError(t, err)
@@ -598,7 +689,7 @@ func testSizeBounds(t *testing.T, s Store) {
 			outbox = append(outbox, p)
 		}
 		require.NotEmpty(t, outbox)
-		_, err = s.Commit(ctx, g, outbox)
+		err = s.Commit(ctx, g, outbox)
 		require.NoError(t, err)
 		got, err = s.Load(ctx, g.ID, g.Window)
 		require.NoError(t, err)
@@ -649,7 +740,7 @@ func testSizeBounds(t *testing.T, s Store) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := tc.g()
-			_, err := s.Commit(ctx, g, tc.outbox(g))
+			err := s.Commit(ctx, g, tc.outbox(g))
 			require.ErrorIs(t, err, store.ErrTooLarge)
 			_, err = s.Load(ctx, g.ID, g.Window)
 			require.ErrorIs(t, err, store.ErrNotFound)
@@ -658,11 +749,11 @@ func testSizeBounds(t *testing.T, s Store) {
 	t.Run("update pending above bound", func(t *testing.T) {
 		g := newGroup("too-large-update")
 		p := newPending(g, 1)
-		_, err := s.Commit(ctx, g, []store.Pending{p})
+		err := s.Commit(ctx, g, []store.Pending{p})
 		require.NoError(t, err)
 		p.ETag = `W/"x"`
 		p.Row = make([]byte, store.MaxRowBytes+1)
-		_, err = s.UpdatePending(ctx, p)
+		err = s.UpdatePending(ctx, p)
 		require.ErrorIs(t, err, store.ErrTooLarge)
 	})
 }

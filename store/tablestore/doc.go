@@ -23,13 +23,20 @@
 // partitions, 32,000 entities/s in total, more than the account allows, so
 // the account target stays the limit. More shards would buy nothing and would
 // split expiry's per-partition delete batches into smaller ones. Because the
-// key starts with the zero-padded window, keys sort by time: Expire scans
-// only partitions whose window has started (PartitionKey lt the next second)
-// instead of the whole table, and that range holds little more than what is
-// about to expire. ListPending has no such prefix and scans the table with a
-// server-side filter on RowKey and NextAttempt; it runs from the Sweep timer,
-// not per batch, and the table holds only live windows and undelivered
-// revisions.
+// key starts with the zero-padded window, keys sort by time: Expire is given
+// a window bound by its caller (store.Cutoff; the pipeline passes the oldest
+// window that can still be live) and scans only the partitions below it, so
+// it reads the groups that are due and not the live ones. ListPending and
+// CountPending have no such prefix and scan the table with a server-side
+// filter on RowKey (and NextAttempt); they run from the Sweep timer, not per
+// batch, CountPending asks for keys only, and the table holds only live
+// windows and undelivered revisions.
+//
+// # Table
+//
+// New and NewFromConnectionString send nothing. CreateTable makes the table
+// where drswatch owns it (replay, tests, Azurite); in Azure the deployment
+// makes it.
 //
 // # Entities
 //

@@ -36,34 +36,36 @@ type Options struct {
 // concurrent use.
 type Store struct {
 	client *aztables.Client
+	table  string
 	reads  atomic.Int64
 	writes atomic.Int64
 }
 
-// NewFromConnectionString opens table with a connection string (account
-// key or SAS; for Azurite include TableEndpoint) and creates the table if it
-// is missing.
-func NewFromConnectionString(ctx context.Context, conn, table string, opts *Options) (*Store, error) {
-	s := &Store{}
+// NewFromConnectionString returns a Store for table with a connection string
+// (account key or SAS; for Azurite include TableEndpoint). It sends nothing:
+// the table must exist, or be made with CreateTable.
+func NewFromConnectionString(conn, table string, opts *Options) (*Store, error) {
+	s := &Store{table: table}
 	svc, err := aztables.NewServiceClientFromConnectionString(conn, s.clientOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("tablestore: open %s: %w", table, err)
 	}
 	s.client = svc.NewClient(table)
-	return s, s.createTable(ctx, table)
+	return s, nil
 }
 
-// New opens table at serviceURL (https://<account>.table.core.windows.net)
-// with a token credential, such as azidentity.DefaultAzureCredential for a
-// managed identity, and creates the table if it is missing.
-func New(ctx context.Context, serviceURL, table string, cred azcore.TokenCredential, opts *Options) (*Store, error) {
-	s := &Store{}
+// New returns a Store for table at serviceURL
+// (https://<account>.table.core.windows.net) with a token credential, such
+// as azidentity.DefaultAzureCredential for a managed identity. It sends
+// nothing: in Azure the table is made by the deployment.
+func New(serviceURL, table string, cred azcore.TokenCredential, opts *Options) (*Store, error) {
+	s := &Store{table: table}
 	svc, err := aztables.NewServiceClient(serviceURL, cred, s.clientOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("tablestore: open %s: %w", table, err)
 	}
 	s.client = svc.NewClient(table)
-	return s, s.createTable(ctx, table)
+	return s, nil
 }
 
 func (s *Store) clientOptions(opts *Options) *aztables.ClientOptions {
@@ -75,14 +77,18 @@ func (s *Store) clientOptions(opts *Options) *aztables.ClientOptions {
 	return &aztables.ClientOptions{ClientOptions: co}
 }
 
-func (s *Store) createTable(ctx context.Context, table string) error {
+// CreateTable creates the store's table if it does not exist; an existing
+// table is not an error. It is for where drswatch owns the table (replay,
+// tests, local runs against Azurite); in Azure the deployment makes the
+// table and the app's role is scoped to it.
+func (s *Store) CreateTable(ctx context.Context) error {
 	_, err := s.client.CreateTable(ctx, nil)
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && re.ErrorCode == string(aztables.TableAlreadyExists) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("tablestore: create table %s: %w", table, err)
+		return fmt.Errorf("tablestore: create table %s: %w", s.table, err)
 	}
 	return nil
 }
@@ -101,7 +107,7 @@ func (c countPolicy) Do(req *policy.Request) (*http.Response, error) {
 }
 
 // Calls returns how many read and write requests the store has sent to the
-// service, including the table creation and any retries.
+// service, including any table creation and retries.
 func (s *Store) Calls() (reads, writes int64) {
 	return s.reads.Load(), s.writes.Load()
 }
@@ -330,12 +336,11 @@ func translate(err error, onMissing error) error {
 // innerResponse is one operation's answer inside a transaction response.
 type innerResponse struct {
 	status int
-	etag   string
 	body   []byte
 }
 
-// batchResponses parses a transaction's multipart response. On success it
-// holds one answer per action, in order; on failure only the failed one.
+// batchResponses parses a transaction's multipart response: on failure it
+// holds the failed operation's answer.
 func batchResponses(resp *http.Response) ([]innerResponse, error) {
 	body, err := runtime.Payload(resp)
 	if err != nil {
@@ -395,7 +400,7 @@ func readInner(part io.Reader) (innerResponse, error) {
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return innerResponse{}, err
 	}
-	return innerResponse{status: r.StatusCode, etag: r.Header.Get("ETag"), body: b}, nil
+	return innerResponse{status: r.StatusCode, body: b}, nil
 }
 
 var codeRE = regexp.MustCompile(`"code"\s*:\s*"([^"]*)"`)
@@ -444,17 +449,16 @@ func (s *Store) Load(ctx context.Context, id string, window time.Time) (store.Gr
 // transaction. An empty g.ETag creates the group (store.ErrConflict if it
 // exists); otherwise it replaces the group only if its ETag still matches
 // (store.ErrConflict if not, or if the group is gone). An outbox entry that
-// exists already is also a conflict; a conflict writes nothing. It returns
-// the group's new ETag. If the service's answer carried no ETag, the ETag is
-// empty: the next Commit with it then fails with store.ErrConflict and the
-// caller reloads, so the write is never lost or repeated.
-func (s *Store) Commit(ctx context.Context, g store.Group, outbox []store.Pending) (string, error) {
+// exists already is also a conflict; a conflict writes nothing. The
+// service's multipart answer is read only when the transaction failed, to
+// find why.
+func (s *Store) Commit(ctx context.Context, g store.Group, outbox []store.Pending) error {
 	if err := rules.CheckCommit(g, outbox); err != nil {
-		return "", fmt.Errorf("tablestore: commit group %s: %w", g.ID, err)
+		return fmt.Errorf("tablestore: commit group %s: %w", g.ID, err)
 	}
 	body, err := groupEntity(g)
 	if err != nil {
-		return "", fmt.Errorf("tablestore: commit group %s: %w", g.ID, err)
+		return fmt.Errorf("tablestore: commit group %s: %w", g.ID, err)
 	}
 	actions := make([]aztables.TransactionAction, 0, 1+len(outbox))
 	if g.ETag == "" {
@@ -468,24 +472,14 @@ func (s *Store) Commit(ctx context.Context, g store.Group, outbox []store.Pendin
 	for _, p := range outbox {
 		b, err := pendingEntity(p)
 		if err != nil {
-			return "", fmt.Errorf("tablestore: commit group %s: outbox revision %d: %w", g.ID, p.Revision, err)
+			return fmt.Errorf("tablestore: commit group %s: outbox revision %d: %w", g.ID, p.Revision, err)
 		}
 		actions = append(actions, aztables.TransactionAction{ActionType: aztables.TransactionTypeAdd, Entity: b})
 	}
-
-	var raw *http.Response
-	_, err = s.client.SubmitTransaction(policy.WithCaptureResponse(ctx, &raw), actions, nil)
-	if err != nil {
-		return "", fmt.Errorf("tablestore: commit group %s: %w", g.ID, translate(err, store.ErrConflict))
+	if _, err := s.client.SubmitTransaction(ctx, actions, nil); err != nil {
+		return fmt.Errorf("tablestore: commit group %s: %w", g.ID, translate(err, store.ErrConflict))
 	}
-	if raw == nil {
-		return "", nil
-	}
-	rs, err := batchResponses(raw)
-	if err != nil || len(rs) == 0 {
-		return "", nil
-	}
-	return rs[0].etag, nil
+	return nil
 }
 
 // ListPending returns up to limit outbox entries whose NextAttempt is not
@@ -526,26 +520,46 @@ func (s *Store) ListPending(ctx context.Context, due time.Time, limit int) ([]st
 	return out, nil
 }
 
-// UpdatePending replaces an outbox entry if its ETag still matches p.ETag:
-// store.ErrConflict if it does not, store.ErrNotFound if the entry is gone.
-func (s *Store) UpdatePending(ctx context.Context, p store.Pending) (string, error) {
+// CountPending returns how many outbox entries there are, due or not. It
+// pages through every one but asks for their keys only ($select), never
+// their rows.
+func (s *Store) CountPending(ctx context.Context) (int, error) {
+	filter := "RowKey ge 'o' and RowKey lt 'p'"
+	pager := s.client.NewListEntitiesPager(&aztables.ListEntitiesOptions{
+		Filter: &filter, Select: to.Ptr("RowKey"), Top: to.Ptr(int32(1000)),
+	})
+	n := 0
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return n, fmt.Errorf("tablestore: count pending: %w", translate(err, store.ErrNotFound))
+		}
+		n += len(page.Entities)
+	}
+	return n, nil
+}
+
+// UpdatePending replaces an outbox entry if its ETag still matches p.ETag
+// (any version for store.ETagAny): store.ErrConflict if it does not,
+// store.ErrNotFound if the entry is gone.
+func (s *Store) UpdatePending(ctx context.Context, p store.Pending) error {
 	if err := rules.CheckPending(p); err != nil {
-		return "", fmt.Errorf("tablestore: update pending %s/%d: %w", p.GroupID, p.Revision, err)
+		return fmt.Errorf("tablestore: update pending %s/%d: %w", p.GroupID, p.Revision, err)
 	}
 	if p.ETag == "" {
-		return "", fmt.Errorf("tablestore: update pending %s/%d: missing etag", p.GroupID, p.Revision)
+		return fmt.Errorf("tablestore: update pending %s/%d: missing etag", p.GroupID, p.Revision)
 	}
 	body, err := pendingEntity(p)
 	if err != nil {
-		return "", fmt.Errorf("tablestore: update pending %s/%d: %w", p.GroupID, p.Revision, err)
+		return fmt.Errorf("tablestore: update pending %s/%d: %w", p.GroupID, p.Revision, err)
 	}
-	resp, err := s.client.UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{
+	_, err = s.client.UpdateEntity(ctx, body, &aztables.UpdateEntityOptions{
 		IfMatch: to.Ptr(azcore.ETag(p.ETag)), UpdateMode: aztables.UpdateModeReplace,
 	})
 	if err != nil {
-		return "", fmt.Errorf("tablestore: update pending %s/%d: %w", p.GroupID, p.Revision, translate(err, store.ErrNotFound))
+		return fmt.Errorf("tablestore: update pending %s/%d: %w", p.GroupID, p.Revision, translate(err, store.ErrNotFound))
 	}
-	return string(resp.ETag), nil
+	return nil
 }
 
 // Ack deletes an outbox entry whatever its ETag. A missing entry is not an
@@ -566,49 +580,62 @@ func (s *Store) Ack(ctx context.Context, p store.Pending) error {
 
 type expired struct{ pk, rk, etag string }
 
-// Expire deletes the groups whose ExpiresAt is before now and returns how
-// many it deleted. Outbox entries are never expired. It scans only
-// partitions whose window started by now, and deletes with each group's ETag
-// so a group written since the scan survives.
-func (s *Store) Expire(ctx context.Context, now time.Time) (int, error) {
-	if now.Unix() < 0 {
+// Expire deletes the groups whose ExpiresAt is before c.ExpiresBefore and
+// whose window started before c.WindowsBefore (when set), and returns how
+// many it deleted. Outbox entries are never expired. Keys start with the
+// zero-padded window, so it reads only partitions below the window bound
+// (rules.WindowBound), and of those only the keys of due groups; it deletes
+// page by page, with each group's ETag, so a group written since the read
+// survives.
+func (s *Store) Expire(ctx context.Context, c store.Cutoff) (int, error) {
+	bound := rules.WindowBound(c)
+	secs := bound.Unix() // windows are whole seconds: below bound means below ceil(bound)
+	if bound.After(time.Unix(secs, 0)) {
+		secs++
+	}
+	if secs <= 0 {
 		return 0, nil
 	}
 	filter := fmt.Sprintf("PartitionKey lt '%012d' and RowKey ge 'g' and RowKey lt 'h' and ExpiresAt lt datetime'%s'",
-		now.Unix()+1, rules.Time(now).Format(timeLayout))
+		secs, rules.Time(c.ExpiresBefore).Format(timeLayout))
 	pager := s.client.NewListEntitiesPager(&aztables.ListEntitiesOptions{
 		Filter: &filter,
 		Select: to.Ptr("PartitionKey,RowKey"),
 	})
-	byPartition := map[string][]expired{}
-	var order []string
+	n := 0
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
-			return 0, fmt.Errorf("tablestore: expire: %w", translate(err, store.ErrNotFound))
+			return n, fmt.Errorf("tablestore: expire: %w", translate(err, store.ErrNotFound))
+		}
+		// A page is in key order: one run of entities per partition.
+		var run []expired
+		flush := func() error {
+			for len(run) > 0 {
+				chunk := run[:min(len(run), 100)]
+				run = run[len(chunk):]
+				d, err := s.deleteGroups(ctx, chunk)
+				n += d
+				if err != nil {
+					return fmt.Errorf("tablestore: expire partition %s: %w", chunk[0].pk, err)
+				}
+			}
+			return nil
 		}
 		for _, b := range page.Entities {
 			var e aztables.EDMEntity
 			if err := json.Unmarshal(b, &e); err != nil {
-				return 0, fmt.Errorf("tablestore: expire: %w", err)
+				return n, fmt.Errorf("tablestore: expire: %w", err)
 			}
-			if _, ok := byPartition[e.PartitionKey]; !ok {
-				order = append(order, e.PartitionKey)
+			if len(run) > 0 && run[0].pk != e.PartitionKey {
+				if err := flush(); err != nil {
+					return n, err
+				}
 			}
-			byPartition[e.PartitionKey] = append(byPartition[e.PartitionKey], expired{e.PartitionKey, e.RowKey, e.ETag})
+			run = append(run, expired{e.PartitionKey, e.RowKey, e.ETag})
 		}
-	}
-	n := 0
-	for _, pk := range order {
-		es := byPartition[pk]
-		for len(es) > 0 {
-			chunk := es[:min(len(es), 100)]
-			es = es[len(chunk):]
-			d, err := s.deleteGroups(ctx, chunk)
-			n += d
-			if err != nil {
-				return n, fmt.Errorf("tablestore: expire partition %s: %w", pk, err)
-			}
+		if err := flush(); err != nil {
+			return n, err
 		}
 	}
 	return n, nil

@@ -99,6 +99,19 @@ func checkTime(name string, t time.Time) error {
 	return nil
 }
 
+// WindowBound is the start of the first window Expire need not read for c:
+// c.WindowsBefore when set and earlier than c.ExpiresBefore, else
+// c.ExpiresBefore (a group's ExpiresAt is never before its window, see
+// CheckGroup, so no later window holds a due group). Both are normalised
+// with Time.
+func WindowBound(c store.Cutoff) time.Time {
+	b := Time(c.ExpiresBefore)
+	if w := Time(c.WindowsBefore); !w.IsZero() && w.Before(b) {
+		b = w
+	}
+	return b
+}
+
 // CheckGroup validates g on its own (not its ETag).
 func CheckGroup(g store.Group) error {
 	if err := CheckID(g.ID); err != nil {
