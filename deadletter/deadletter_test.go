@@ -67,8 +67,8 @@ func TestPutKeepsTheBodyUnderItsName(t *testing.T) {
 			dl, read := k.open(t)
 			want := map[string][]byte{
 				handler.DeadLetterName(at, "3", handler.ReasonMalformed, "0f6e9c1a-1d2b-4c3d-8e4f-5a6b7c8d9e0f"): []byte("this is not json"),
-				handler.DeadLetterName(at, "", handler.ReasonTooLarge, "inv/../2"):                           large,
-				handler.DeadLetterName(at, "3", handler.ReasonNoData, ""):                                      {},
+				handler.DeadLetterName(at, "", handler.ReasonTooLarge, "inv/../2"):                               large,
+				handler.DeadLetterName(at, "3", handler.ReasonNoData, ""):                                        {},
 			}
 			for name, body := range want {
 				require.NoError(t, dl.Put(context.Background(), name, bytes.NewReader(body)))

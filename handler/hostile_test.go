@@ -399,8 +399,8 @@ func TestHostileBatches(t *testing.T) {
 func TestHostileEnvelopes(t *testing.T) {
 	deepEnv := `{"Data":{"events":` + repeat("[", 10000) + repeat("]", 10000) + `}}`
 	tests := []struct {
-		name string
-		body string
+		name   string
+		body   string
 		reason string
 		msg    string // the problem the dead-lettered line names
 	}{

@@ -42,30 +42,28 @@ func (c *azureCredential) get() (azcore.TokenCredential, error) {
 }
 
 // openTableStore opens the Table Storage state: a connection string
-// (Azurite) when given, else the service URI with the credential.
+// (Azurite) when given, else the service URI with the credential. It
+// creates the table only with DRSWATCH_CREATE_TABLE=true (Azurite, replay):
+// in Azure the template creates it and the app's role is scoped to it.
 func openTableStore(ctx context.Context, cfg config.Config, cred *azureCredential) (pipeline.Store, func(), error) {
-	// The table is still created on open, as before tablestore.New stopped
-	// doing it; DRSWATCH_CREATE_TABLE is to decide this (see TEAM.md).
+	var st *tablestore.Store
+	var err error
 	if cfg.TableConnection != "" {
-		st, err := tablestore.NewFromConnectionString(cfg.TableConnection, cfg.TableName, nil)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open table %s: %w", cfg.TableName, err)
+		st, err = tablestore.NewFromConnectionString(cfg.TableConnection, cfg.TableName, nil)
+	} else {
+		var c azcore.TokenCredential
+		if c, err = cred.get(); err != nil {
+			return nil, nil, err
 		}
+		st, err = tablestore.New(cfg.TableServiceURI, cfg.TableName, c, nil)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.CreateTable {
 		if err := st.CreateTable(ctx); err != nil {
 			return nil, nil, err
 		}
-		return st, func() {}, nil
-	}
-	c, err := cred.get()
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := tablestore.New(cfg.TableServiceURI, cfg.TableName, c, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open table %s at %s: %w", cfg.TableName, cfg.TableServiceURI, err)
-	}
-	if err := st.CreateTable(ctx); err != nil {
-		return nil, nil, err
 	}
 	return st, func() {}, nil
 }

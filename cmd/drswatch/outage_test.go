@@ -14,6 +14,7 @@ import (
 
 	"github.com/drswatch/drswatch/internal/fixture"
 	"github.com/drswatch/drswatch/internal/testenv"
+	"github.com/drswatch/drswatch/store/tablestore"
 )
 
 // TestServeStartsWithAzuriteDown is a fresh deployment whose storage does
@@ -31,7 +32,6 @@ func TestServeStartsWithAzuriteDown(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "alerts.jsonl")
 	tableSeq++
 	env := tableEnv(t, srv.ConnectionString(), out)
-	env["DRSWATCH_CREATE_TABLE"] = "true"
 
 	start := time.Now()
 	s := startServeNoWait(t, env, freePort(t))
@@ -145,4 +145,27 @@ func TestHostileEnvelopesAreDeadLettered(t *testing.T) {
 	alerts := finalAlerts(t, stdout)
 	require.Len(t, alerts, 1, summary)
 	require.Contains(t, alerts[0], `"UserPrincipalName":"dead.letter@contoso.example"`)
+}
+
+// TestServeCreatesNoTableUnlessTold: without DRSWATCH_CREATE_TABLE, serve
+// does not create its table (in Azure the template does, and the app's role
+// cannot): until the table exists it answers 503 and says why; once it
+// exists, serve goes on by itself.
+func TestServeCreatesNoTableUnlessTold(t *testing.T) {
+	tableSeq++
+	env := tableEnv(t, azurite.Get(t).ConnectionString(), filepath.Join(t.TempDir(), "a.jsonl"))
+	delete(env, "DRSWATCH_CREATE_TABLE")
+	s := startServeNoWait(t, env, freePort(t))
+	require.Eventually(t, func() bool { return strings.Contains(s.stderr.String(), "TableNotFound") }, 30*time.Second, 50*time.Millisecond)
+	code, err := s.post("SignInLogs", envelope(traffic(41, 1)[0]))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, code)
+
+	st, err := tablestore.NewFromConnectionString(env["DRSWATCH_TABLE_CONNECTION"], env["DRSWATCH_TABLE_NAME"], nil)
+	require.NoError(t, err)
+	require.NoError(t, st.CreateTable(t.Context())) // what the template does
+	require.Eventually(t, func() bool {
+		code, err := s.post("SignInLogs", envelope(traffic(41, 1)[0]))
+		return err == nil && code == http.StatusOK
+	}, 30*time.Second, 100*time.Millisecond)
 }

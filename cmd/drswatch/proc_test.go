@@ -328,7 +328,8 @@ var tableSeq int
 
 func tableEnv(t *testing.T, conn, sinkPath string) map[string]string {
 	return map[string]string{"DRSWATCH_STATE": "table", "DRSWATCH_TABLE_CONNECTION": conn,
-		"DRSWATCH_TABLE_NAME": fmt.Sprintf("p%d%d", time.Now().UnixNano()%1e9, tableSeq), "DRSWATCH_SINK": "jsonl:" + sinkPath}
+		"DRSWATCH_TABLE_NAME": fmt.Sprintf("p%d%d", time.Now().UnixNano()%1e9, tableSeq), "DRSWATCH_SINK": "jsonl:" + sinkPath,
+		"DRSWATCH_CREATE_TABLE": "true"}
 }
 
 func TestServeListensOnLoopbackOnly(t *testing.T) {

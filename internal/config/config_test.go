@@ -118,7 +118,9 @@ func TestMoreSettings(t *testing.T) {
 			require.Equal(t, config.DeadLetterBlobIdentity, c.DeadLetters())
 		}},
 		{name: "blob connection wins", env: env("DRSWATCH_BLOB_SERVICE_URI", "https://acct.blob.core.windows.net", "DRSWATCH_BLOB_CONNECTION", "x"),
-			check: func(t *testing.T, c config.Config) { require.Equal(t, config.DeadLetterBlobConnection, c.DeadLetters()) }},
+			check: func(t *testing.T, c config.Config) {
+				require.Equal(t, config.DeadLetterBlobConnection, c.DeadLetters())
+			}},
 		{name: "blob uri must be https", env: env("DRSWATCH_BLOB_SERVICE_URI", "http://acct"), wantErr: "DRSWATCH_BLOB_SERVICE_URI"},
 		{name: "container name", env: env("DRSWATCH_DEADLETTER_CONTAINER", "Dead_Letters"), wantErr: "DRSWATCH_DEADLETTER_CONTAINER"},
 		{name: "lateness set", env: env("DRSWATCH_ALLOWED_LATENESS", "2h"), check: func(t *testing.T, c config.Config) {
