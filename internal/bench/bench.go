@@ -266,7 +266,7 @@ func (r *Report) decodeFilter(cfg Config) error {
 	fast := func(bs [][]byte) (selected int) {
 		for _, b := range bs {
 			detect.ScanBody(b, pf, func(raw []byte) {
-				if rec, skip := detect.DecodeRecordFast(raw); skip == detect.SkipNone {
+				if rec, skip := detect.DecodeRecord(raw); skip == detect.SkipNone {
 					if _, skip := rule.Select(rec); skip == detect.SkipNone {
 						selected++
 					}
