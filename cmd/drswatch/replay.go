@@ -122,13 +122,18 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 		fmt.Fprintln(stderr, err)
 		return errUsage
 	}
+	geo, closeGeo, err := openGeo(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeGeo()
 	st, closeStore, err := openStore(ctx, cfg, &azureCredential{})
 	if err != nil {
 		return err
 	}
 	defer closeStore()
 	out := sink.NewWriter(stdout)
-	proc := pipeline.New(st, out, options(cfg))
+	proc := pipeline.New(st, out, options(cfg, geo))
 
 	sum := &summary{groups: map[string]bool{}, skipped: map[string]int{}}
 	var pending []pipeline.Event

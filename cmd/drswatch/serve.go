@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/drswatch/drswatch/detect"
 	"github.com/drswatch/drswatch/handler"
 	"github.com/drswatch/drswatch/internal/config"
 	"github.com/drswatch/drswatch/pipeline"
@@ -39,6 +40,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return errUsage
 	}
 	log := newLogger(stdout, stderr, cfg.LogLevel)
+	// GeoIP databases are local files: a bad one stops serve here, before it
+	// listens, not in the middle of a batch.
+	geo, closeGeo, err := openGeo(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeGeo()
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -46,7 +54,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	cred := &azureCredential{}
 	deps := openLazy(ctx, log, "state store", func(ctx context.Context) (*opened, error) {
-		return openPipeline(ctx, cfg, cred, stdout)
+		return openPipeline(ctx, cfg, geo, cred, stdout)
 	})
 	dead := openLazy(ctx, log, "dead-letter store", func(ctx context.Context) (handler.DeadLetters, error) {
 		return openDeadLetters(cfg, cred)
@@ -58,7 +66,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	log.Info("drswatch serving", "addr", ln.Addr().String(), "state", cfg.State.String(), "sink", cfg.Sink.String(),
-		"dead_letters", cfg.DeadLetters().String())
+		"dead_letters", cfg.DeadLetters().String(), "geo_source", geoSource(geo))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	defer func() {
@@ -89,7 +97,7 @@ type opened struct {
 
 // openPipeline opens the state store, checks that it answers, opens the
 // sink, and builds the pipeline.
-func openPipeline(ctx context.Context, cfg config.Config, cred *azureCredential, stdout io.Writer) (*opened, error) {
+func openPipeline(ctx context.Context, cfg config.Config, geo *detect.Geo, cred *azureCredential, stdout io.Writer) (*opened, error) {
 	st, closeStore, err := openStore(ctx, cfg, cred)
 	if err != nil {
 		return nil, err
@@ -103,7 +111,7 @@ func openPipeline(ctx context.Context, cfg config.Config, cred *azureCredential,
 		closeStore()
 		return nil, err
 	}
-	return &opened{proc: pipeline.New(st, out, options(cfg)), close: func() { closeSink(); closeStore() }}, nil
+	return &opened{proc: pipeline.New(st, out, options(cfg, geo)), close: func() { closeSink(); closeStore() }}, nil
 }
 
 // probeGroup is a group id no detection group has (ids are SHA-256 hashes):

@@ -59,6 +59,8 @@ const (
 	EnvLogLevel            = "DRSWATCH_LOG_LEVEL"
 	EnvMaxBody             = "DRSWATCH_MAX_BODY_BYTES"
 	EnvAzureClientID       = "AZURE_CLIENT_ID"
+	EnvGeoIPCityDB         = "DRSWATCH_GEOIP_CITY_DB"
+	EnvGeoIPASNDB          = "DRSWATCH_GEOIP_ASN_DB"
 )
 
 // Settings lists every environment variable the Go code reads, in README
@@ -116,6 +118,10 @@ var Settings = []Setting{
 			return err
 		}},
 	{EnvAzureClientID, false, "", "Client id of a user-assigned managed identity (read by azidentity); unset for the system-assigned one.", nil},
+	{EnvGeoIPCityDB, false, "", "MaxMind DB file (GeoLite2/GeoIP2 City or Country, or a compatible MMDB) that fills SourceCities, SourceRegions and SourceCountries as Elastic's geoip processor does (`GeoSource` `geoip`); unset: Entra's location (`GeoSource` `entra`). Relative to the working directory (the app root under the Functions host).",
+		func(c *Config, v string) error { c.GeoIPCityDB = v; return nil }},
+	{EnvGeoIPASNDB, false, "", "MaxMind DB file (GeoLite2/GeoIP2 ASN) that fills SourceAsOrganizations; unset: the column stays empty. Relative to the working directory.",
+		func(c *Config, v string) error { c.GeoIPASNDB = v; return nil }},
 }
 
 // StateKind is where window state lives.
@@ -209,6 +215,8 @@ type Config struct {
 	PseudonymizeKey string
 	LogLevel        slog.Level
 	MaxBodyBytes    int64
+	GeoIPCityDB     string // path of the city database, "" for none
+	GeoIPASNDB      string // path of the ASN database, "" for none
 
 	set map[string]bool // settings given in the environment
 }
