@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/handler"
-	"github.com/drswatch/drswatch/store/memstore"
+	"github.com/drswatch/drswatch/internal/testenv"
 )
 
 const mib = 1 << 20
@@ -83,8 +83,9 @@ func TestHostileBodySize(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dl := &streamDeadLetters{}
-			b := newBed(t, memstore.New())
-			h := handler.New(&recordingProcessor{}, slog.New(slog.NewJSONHandler(b.logs, nil)), handler.Options{DeadLetters: dl})
+			p := &recordingProcessor{}
+			logs := &testenv.LogBuffer{}
+			h := handler.New(p, slog.New(slog.NewJSONHandler(logs, nil)), handler.Options{DeadLetters: dl})
 			body := &countingReader{n: 100 * mib}
 			req := httptest.NewRequest(http.MethodPost, "/"+handler.FunctionSignIns, body)
 			req.ContentLength = tc.contentLength
@@ -98,12 +99,13 @@ func TestHostileBodySize(t *testing.T) {
 			require.Equal(t, int64(100*mib), dl.n, "every byte dead-lettered")
 			require.Equal(t, `{"Data":{"events":"`, string(dl.head[:19]))
 			t.Logf("read %d MiB, allocated %d MiB", body.read/mib, allocated/mib)
-			require.Less(t, allocated, uint64(max(3*allocSlack*tc.maxBuffered, 2*mib)), "memory bounded by the cap")
-			lines := b.logs.lines(t, "dead-lettered")
+			require.Less(t, allocated, uint64(max(3*testenv.AllocSlack*tc.maxBuffered, 2*mib)), "memory bounded by the cap")
+			lines := logs.Lines(t, "dead-lettered")
 			require.Len(t, lines, 1)
 			require.Equal(t, "invocation body too large", lines[0]["problem"])
 			require.Equal(t, float64(64*mib), lines[0]["limit_bytes"])
 			require.Equal(t, handler.ReasonTooLarge, lines[0]["reason"])
+			require.Empty(t, p.events, "nothing reached the pipeline")
 		})
 	}
 }

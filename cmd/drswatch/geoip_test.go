@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/drswatch/drswatch/gen"
 	"github.com/drswatch/drswatch/internal/config"
 	"github.com/drswatch/drswatch/internal/geoiptest"
 )
@@ -41,8 +43,7 @@ var elasticGeo = []struct {
 func TestGenReplayGeoIP(t *testing.T) {
 	dbs := geoiptest.Paths(t)
 	var traffic, stderr bytes.Buffer
-	err := run(context.Background(), []string{"gen", "-seed", "11", "-bodies", "200", "-match-share", "0.01", "-attacks", "12"}, noEnv, nil, &traffic, &stderr)
-	require.NoError(t, err, stderr.String())
+	genTraffic(t, &traffic)
 	env := func(k string) string {
 		switch k {
 		case config.EnvGeoIPCityDB:
@@ -108,7 +109,7 @@ func TestGenReplayGeoIP(t *testing.T) {
 
 	// The same traffic without the settings: Entra's location, flagged so.
 	var again bytes.Buffer
-	require.NoError(t, run(context.Background(), []string{"gen", "-seed", "11", "-bodies", "200", "-match-share", "0.01", "-attacks", "12"}, noEnv, nil, &again, &stderr))
+	genTraffic(t, &again)
 	alerts.Reset()
 	require.NoError(t, run(context.Background(), []string{"replay", "-quiet", "-"}, noEnv, &again, &alerts, &stderr), stderr.String())
 	sc = bufio.NewScanner(&alerts)
@@ -125,6 +126,16 @@ func TestGenReplayGeoIP(t *testing.T) {
 		require.Empty(t, a.SourceAsOrganizations)
 	}
 }
+
+// genTraffic writes what `drswatch-dev gen -seed 11 -bodies 200
+// -match-share 0.01 -attacks 12` writes.
+func genTraffic(t *testing.T, w io.Writer) {
+	t.Helper()
+	_, err := gen.New(gen.Config{Seed: 11, Bodies: 200, MatchShare: 0.01, Attacks: 12}).WriteNDJSON(w)
+	require.NoError(t, err)
+}
+
+func noEnv(string) string { return "" }
 
 // TestGeoIPSettingsStopAtStart: a database that is missing, unreadable or
 // of the wrong type stops replay and serve before any input is read, with a

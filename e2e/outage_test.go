@@ -1,10 +1,11 @@
-package main
+package e2e
 
 import (
 	"bytes"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,8 +31,7 @@ func TestServeStartsWithAzuriteDown(t *testing.T) {
 	}
 	require.NoError(t, srv.Stop()) // its port is known and nothing listens there
 	out := filepath.Join(t.TempDir(), "alerts.jsonl")
-	tableSeq++
-	env := tableEnv(t, srv.ConnectionString(), out)
+	env := tableEnv(srv.ConnectionString(), out)
 
 	start := time.Now()
 	s := startServeNoWait(t, env, freePort(t))
@@ -85,7 +85,7 @@ func TestServeStartsWithAzuriteDown(t *testing.T) {
 	resp.Body.Close()
 	require.JSONEq(t, `{"status":"ready"}`, string(b))
 	s.kill()
-	require.Equal(t, cleanRun(t, batches), alerts(t, readRows(t, out)))
+	require.Equal(t, cleanRun(t, batches), argMax(t, readRows(t, out)))
 }
 
 // TestHostileEnvelopesAreDeadLettered: invocations no retry can fix answer
@@ -98,8 +98,7 @@ func TestHostileEnvelopesAreDeadLettered(t *testing.T) {
 	const container = "drswatch-deadletter"
 	testenv.CreateContainer(t, blob.ConnectionString(), container)
 	out := filepath.Join(t.TempDir(), "alerts.jsonl")
-	tableSeq++
-	env := tableEnv(t, azurite.Get(t).ConnectionString(), out)
+	env := tableEnv(azurite.Get(t).ConnectionString(), out)
 	env["DRSWATCH_BLOB_CONNECTION"] = blob.ConnectionString()
 	env["DRSWATCH_MAX_BODY_BYTES"] = "4096"
 	s := startServe(t, env, freePort(t))
@@ -140,11 +139,20 @@ func TestHostileEnvelopesAreDeadLettered(t *testing.T) {
 	// The README's recovery: fetch the dead letter, replay it.
 	file := filepath.Join(t.TempDir(), "dead.json")
 	require.NoError(t, os.WriteFile(file, blobs[large], 0o600))
-	stdout, summary, err := runCmd(t, "", "replay", "--invocation", file)
-	require.NoError(t, err, summary)
-	alerts := finalAlerts(t, stdout)
-	require.Len(t, alerts, 1, summary)
-	require.Contains(t, alerts[0], `"UserPrincipalName":"dead.letter@contoso.example"`)
+	replay := exec.Command(binary(t, "drswatch"), "replay", "--invocation", file)
+	replay.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	var stdout, summary bytes.Buffer
+	replay.Stdout, replay.Stderr = &stdout, &summary
+	require.NoError(t, replay.Run(), summary.String())
+	var rows [][]byte
+	for _, l := range bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n")) {
+		rows = append(rows, l)
+	}
+	alerts := argMax(t, rows)
+	require.Len(t, alerts, 1, summary.String())
+	for _, a := range alerts {
+		require.Contains(t, a, `"UserPrincipalName":"dead.letter@contoso.example"`)
+	}
 }
 
 // TestServeCreatesNoTableUnlessTold: without DRSWATCH_CREATE_TABLE, serve
@@ -152,8 +160,7 @@ func TestHostileEnvelopesAreDeadLettered(t *testing.T) {
 // cannot): until the table exists it answers 503 and says why; once it
 // exists, serve goes on by itself.
 func TestServeCreatesNoTableUnlessTold(t *testing.T) {
-	tableSeq++
-	env := tableEnv(t, azurite.Get(t).ConnectionString(), filepath.Join(t.TempDir(), "a.jsonl"))
+	env := tableEnv(azurite.Get(t).ConnectionString(), filepath.Join(t.TempDir(), "a.jsonl"))
 	delete(env, "DRSWATCH_CREATE_TABLE")
 	s := startServeNoWait(t, env, freePort(t))
 	require.Eventually(t, func() bool { return strings.Contains(s.stderr.String(), "TableNotFound") }, 30*time.Second, 50*time.Millisecond)
