@@ -69,6 +69,11 @@ type Alert struct {
 	EntraCities    []string `json:"EntraCities"`
 	EntraRegions   []string `json:"EntraRegions"`
 	EntraCountries []string `json:"EntraCountries"`
+	// Stage, RegisteredDevices and PrtSignIns follow the attack past the
+	// phished sign-in (see ApplyChain and LinkChain).
+	Stage             string             `json:"Stage"`
+	RegisteredDevices []RegisteredDevice `json:"RegisteredDevices"`
+	PrtSignIns        []PrtSignIn        `json:"PrtSignIns"`
 }
 
 // alert builds the alert's figures from the group (without revision and
@@ -146,6 +151,9 @@ func (r Rule) alert(g *Group) Alert {
 		EntraCities:                vals(ColEntraCities),
 		EntraRegions:               vals(ColEntraRegions),
 		EntraCountries:             vals(ColEntraCountries),
+		Stage:                      StageCodePhish.String(),
+		RegisteredDevices:          []RegisteredDevice{},
+		PrtSignIns:                 []PrtSignIn{},
 	}
 }
 

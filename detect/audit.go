@@ -146,7 +146,7 @@ const (
 // DecodeDeviceAudit maps one raw audit record (a JSON object as the
 // diagnostic setting streams it) of a device operation to a DeviceAudit.
 // Any other record, or one that cannot be used, gives a non-zero AuditSkip.
-// Values are cleaned and cut to MaxValueBytes.
+// Values are cleaned and cut to MaxChainValueBytes.
 func DecodeDeviceAudit(raw []byte) (DeviceAudit, AuditSkip) {
 	if len(raw) > MaxAuditBytes {
 		return DeviceAudit{}, AuditOversize
@@ -287,10 +287,10 @@ func DecodeDeviceAudit(raw []byte) (DeviceAudit, AuditSkip) {
 		return DeviceAudit{}, AuditNoDevice
 	}
 	for _, f := range []*string{&a.DisplayName, &a.OperatingSystem, &a.OperatingSystemVersion, &a.TrustType, &a.Address, &a.UserAgent, &a.Initiator} {
-		*f = clean(*f, MaxValueBytes)
+		*f = clean(*f, MaxChainValueBytes)
 	}
 	a.UPN = clean(a.UPN, MaxKeyBytes)
-	a.ID = clean(a.ID, MaxValueBytes)
+	a.ID = clean(a.ID, MaxChainValueBytes)
 	if a.ID == "" {
 		sum := sha256.Sum256(raw)
 		a.ID = "sha256:" + hex.EncodeToString(sum[:16])

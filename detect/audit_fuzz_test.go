@@ -22,7 +22,7 @@ func FuzzDecodeDeviceAudit(f *testing.F) {
 				t.Fatalf("used without a device id: %+v", a)
 			}
 			for _, v := range []string{a.DisplayName, a.UserAgent, a.Address, a.OperatingSystem, a.OperatingSystemVersion, a.TrustType} {
-				if len(v) > MaxValueBytes || !utf8.ValidString(v) {
+				if len(v) > MaxChainValueBytes || !utf8.ValidString(v) {
 					t.Fatalf("value not bounded or not clean: %q", v)
 				}
 			}

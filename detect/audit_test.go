@@ -220,14 +220,14 @@ func TestDecodeDeviceAuditHostile(t *testing.T) {
 			props(m)["targetResources"].([]any)[0].(map[string]any)["displayName"] = "DESKTOP-" + huge
 			return m
 		}, check: func(t *testing.T, a DeviceAudit) {
-			require.LessOrEqual(t, len(a.DisplayName), MaxValueBytes)
+			require.LessOrEqual(t, len(a.DisplayName), MaxChainValueBytes)
 		}},
 		{name: "huge user agent with control characters is cleaned", rec: func() any {
 			m := reg()
 			props(m)["userAgent"] = "Dsreg/10.0\x00\x1b[31m" + huge
 			return m
 		}, check: func(t *testing.T, a DeviceAudit) {
-			require.LessOrEqual(t, len(a.UserAgent), MaxValueBytes)
+			require.LessOrEqual(t, len(a.UserAgent), MaxChainValueBytes)
 			require.NotContains(t, a.UserAgent, "\x00")
 			require.NotContains(t, a.UserAgent, "\x1b")
 		}},

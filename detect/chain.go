@@ -56,6 +56,13 @@ func (s Stage) RiskScore(base int) int {
 
 // Bounds on what the chain columns of one alert carry.
 const (
+	// MaxChainValueBytes cuts one value of a device record or a PRT sign-in.
+	MaxChainValueBytes = 256
+	// ChainListBytes is the most bytes RegisteredDevices and PrtSignIns
+	// each take in an alert row: well under the 64 KB at which the Logs
+	// Ingestion API truncates a field (azure-monitor-limits-custom-logs.md),
+	// and together small beside the value lists' budgets.
+	ChainListBytes  = 16 << 10
 	MaxChainDevices = 16 // RegisteredDevices: the newest registrations
 	MaxPrtSignIns   = 20 // PrtSignIns: the newest sign-ins
 	// ChainSkew is how far an audit record's time may precede the sign-in
@@ -105,6 +112,9 @@ type ChainView struct {
 	Stage             Stage
 	RegisteredDevices []RegisteredDevice
 	PrtSignIns        []PrtSignIn
+	// Truncated names the chain columns that left elements out (by count or
+	// by ChainListBytes), for the alert's TruncatedColumns.
+	Truncated []string
 }
 
 // SameUser reports whether two user principal names name the same user:
@@ -139,7 +149,8 @@ func LinkChain(upn string, windowStart time.Time, horizon time.Duration, regs []
 		}
 		return strings.Compare(a.ObjectID, b.ObjectID)
 	})
-	if len(linked) > MaxChainDevices {
+	cutDevices := len(linked) > MaxChainDevices
+	if cutDevices {
 		linked = linked[:MaxChainDevices]
 	}
 	v := ChainView{Stage: StageCodePhish, RegisteredDevices: []RegisteredDevice{}, PrtSignIns: []PrtSignIn{}}
@@ -154,6 +165,10 @@ func LinkChain(upn string, windowStart time.Time, horizon time.Duration, regs []
 		if id := r.Field(RegDeviceID); id != "" {
 			at[id] = r.RegisteredAt
 		}
+	}
+	v.RegisteredDevices, cutDevices = fitList(v.RegisteredDevices, cutDevices)
+	if cutDevices {
+		v.Truncated = append(v.Truncated, "RegisteredDevices")
 	}
 	seen := map[string]bool{}
 	for _, s := range prts {
@@ -171,13 +186,31 @@ func LinkChain(upn string, windowStart time.Time, horizon time.Duration, regs []
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	if len(v.PrtSignIns) > MaxPrtSignIns {
+	cutPrts := len(v.PrtSignIns) > MaxPrtSignIns
+	if cutPrts {
 		v.PrtSignIns = v.PrtSignIns[:MaxPrtSignIns]
+	}
+	v.PrtSignIns, cutPrts = fitList(v.PrtSignIns, cutPrts)
+	if cutPrts {
+		v.Truncated = append(v.Truncated, "PrtSignIns")
 	}
 	if len(v.PrtSignIns) > 0 {
 		v.Stage = StagePRTUsed
 	}
 	return v
+}
+
+// fitList drops the last (oldest) elements until the list's JSON encoding
+// fits ChainListBytes; cut reports whether any was left out.
+func fitList[T any](list []T, cut bool) ([]T, bool) {
+	for len(list) > 0 {
+		b, _ := encodeState(list)
+		if len(b) <= ChainListBytes {
+			break
+		}
+		list, cut = list[:len(list)-1], true
+	}
+	return list, cut
 }
 
 // mergeByDevice merges registrations that name the same deviceId (one
@@ -221,5 +254,26 @@ func deviceOf(r *Registration) RegisteredDevice {
 		Fingerprints:           fp,
 		ObjectID:               r.ObjectID,
 		CorrelationID:          r.Field(RegCorrelationID),
+	}
+}
+
+// ApplyChain sets the alert's chain columns from v and raises its severity
+// and risk score with the stage; the seed's columns are left as they are.
+func (a *Alert) ApplyChain(v ChainView) {
+	a.Stage = v.Stage.String()
+	a.Severity = v.Stage.Severity(a.Severity)
+	a.RiskScore = v.Stage.RiskScore(a.RiskScore)
+	a.RegisteredDevices = slices.Clone(v.RegisteredDevices)
+	a.PrtSignIns = slices.Clone(v.PrtSignIns)
+	if a.RegisteredDevices == nil {
+		a.RegisteredDevices = []RegisteredDevice{}
+	}
+	if a.PrtSignIns == nil {
+		a.PrtSignIns = []PrtSignIn{}
+	}
+	if len(v.Truncated) > 0 {
+		a.TruncatedColumns = append(slices.Clone(a.TruncatedColumns), v.Truncated...)
+		slices.Sort(a.TruncatedColumns)
+		a.TruncatedColumns = slices.Compact(a.TruncatedColumns)
 	}
 }

@@ -278,3 +278,84 @@ func TestLinkChainBounds(t *testing.T) {
 		require.Equal(t, first, v, "the view depends on order")
 	}
 }
+
+// TestEvaluateChained: the chain columns revise the seed's alert: the same
+// AlertId, a new revision per stage, the seed's figures untouched, and no
+// revision when nothing changed.
+func TestEvaluateChained(t *testing.T) {
+	r := DefaultRule()
+	a1 := ev(t, "a", "2026-03-02T10:05:00Z", "192.0.2.1", "Chrome 120")
+	key, _ := r.Select(a1)
+	g := NewGroup(key)
+	g.Merge(a1, nil)
+	g.Merge(ev(t, "b", "2026-03-02T10:06:00Z", "198.51.100.23", ""), nil)
+	now := time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC)
+	first, ok := r.EvaluateChained(g, now, nil)
+	require.True(t, ok)
+	require.Equal(t, "code-phish", first.Stage)
+	require.Equal(t, "high", first.Severity)
+	require.Empty(t, first.RegisteredDevices)
+
+	c := &UserChain{UPN: "alex@contoso.example"}
+	c.AddRegistration(burstRegistration(t))
+	v := c.View(key.Window, DefaultChainHorizon)
+	second, ok := r.EvaluateChained(g, now, &v)
+	require.True(t, ok)
+	require.Equal(t, first.AlertID, second.AlertID)
+	require.Equal(t, 2, second.Revision)
+	require.Equal(t, "device-registered", second.Stage)
+	require.Equal(t, "critical", second.Severity)
+	require.Equal(t, 91, second.RiskScore)
+	require.Len(t, second.RegisteredDevices, 1)
+	seedCols := func(a Alert) Alert {
+		a.TimeGenerated, a.Revision, a.Severity, a.RiskScore = Time{}, 0, "", 0
+		a.Stage, a.RegisteredDevices, a.PrtSignIns = "", nil, nil
+		return a
+	}
+	require.Equal(t, seedCols(first), seedCols(second), "the seed's columns do not change with the chain")
+
+	_, ok = r.EvaluateChained(g, now, &v)
+	require.False(t, ok, "the same view is no new revision")
+
+	c.AddSignIn(decodedPRT(t, "si-1", roadtxDevice, "2026-03-02T10:20:00Z"), DefaultChainHorizon)
+	v = c.View(key.Window, DefaultChainHorizon)
+	third, ok := r.EvaluateChained(g, now, &v)
+	require.True(t, ok)
+	require.Equal(t, "prt-used", third.Stage)
+	require.Equal(t, 99, third.RiskScore)
+	require.Len(t, third.PrtSignIns, 1)
+	row, err := third.MarshalJSON()
+	require.NoError(t, err)
+	require.Contains(t, string(row), `"Stage":"prt-used","RegisteredDevices":[{"DeviceId":"9c1f3a52-6d1e-4b7a-8f3e-2d5c7a9b1e40"`)
+}
+
+// worstChainView links a user chain at every bound, with every value at its
+// longest in ch, for the worst-case size tests.
+func worstChainView(t testing.TB, ch string) ChainView {
+	t.Helper()
+	long := strings.Repeat(ch, MaxChainValueBytes/len(ch))
+	upn := "alex@contoso.example"
+	c := &UserChain{UPN: upn}
+	base := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	for i := range MaxUserRegistrations {
+		var r Registration
+		r.ObjectID = fmt.Sprintf("%08x-0000-4000-8000-000000000000", i)
+		for f := range numRegFields {
+			r.offer(f, 4, long)
+		}
+		r.fields[RegDeviceID] = regField{Rank: 4, Value: fmt.Sprintf("%08x-1111-4000-8000-000000000000", i)}
+		r.fields[RegUPN] = regField{Rank: 4, Value: upn}
+		r.fields[RegDisplayName] = regField{Rank: 4, Value: "DESKTOP-ABCDEF"}
+		r.fields[RegOperatingSystemVersion] = regField{Rank: 4, Value: RoadtoolsOSBuild}
+		r.fields[RegUserAgent] = regField{Rank: 4, Value: "python-requests/" + long}
+		r.RegisteredAt = base
+		c.AddRegistration(r)
+	}
+	for i := range MaxUserSignIns {
+		c.SignIns = append(c.SignIns, DeviceSignIn{ID: fmt.Sprint(i) + long, Time: base, UPN: upn, DeviceID: c.Registrations[0].Field(RegDeviceID),
+			Address: long, AppDisplayName: long, ResourceDisplayName: long, UserAgent: long, TokenType: TokenTypePRT, Success: true})
+	}
+	v := c.View(base, DefaultChainHorizon)
+	require.Equal(t, []string{"RegisteredDevices", "PrtSignIns"}, v.Truncated)
+	return v
+}

@@ -115,20 +115,20 @@ func DecodeDeviceSignIn(raw []byte) (DeviceSignIn, Skip) {
 		return DeviceSignIn{}, SkipBadTime
 	}
 	s.Time = ts
-	s.ID = clean(text(p.get("id")), MaxValueBytes)
+	s.ID = clean(text(p.get("id")), MaxChainValueBytes)
 	s.UPN = clean(text(p.get("user_principal_name")), MaxKeyBytes)
 	s.UserID = lowerGUID(text(p.get("user_id")))
-	s.DeviceName = clean(text(dd.get("display_name")), MaxValueBytes)
-	s.TrustType = clean(text(dd.get("trust_type")), MaxValueBytes)
+	s.DeviceName = clean(text(dd.get("display_name")), MaxChainValueBytes)
+	s.TrustType = clean(text(dd.get("trust_type")), MaxChainValueBytes)
 	s.TokenType = text(p.get("incoming_token_type"))
 	s.Address = text(p.get("ipaddress"))
 	if s.Address == "" {
 		s.Address = text(p.get("ip_address"))
 	}
-	s.Address = clean(s.Address, MaxValueBytes)
-	s.AppDisplayName = clean(text(p.get("app_display_name")), MaxValueBytes)
-	s.ResourceDisplayName = clean(text(p.get("resource_display_name")), MaxValueBytes)
-	s.UserAgent = clean(text(p.get("user_agent")), MaxValueBytes)
+	s.Address = clean(s.Address, MaxChainValueBytes)
+	s.AppDisplayName = clean(text(p.get("app_display_name")), MaxChainValueBytes)
+	s.ResourceDisplayName = clean(text(p.get("resource_display_name")), MaxChainValueBytes)
+	s.UserAgent = clean(text(p.get("user_agent")), MaxChainValueBytes)
 	if s.ID == "" {
 		sum := sha256.Sum256(raw)
 		s.ID = "sha256:" + hex.EncodeToString(sum[:16])

@@ -436,10 +436,20 @@ func (r Rule) Alerting(g *Group) bool {
 // change since the last revision returns ok == false, so a redelivered batch
 // emits nothing new.
 func (r Rule) Evaluate(g *Group, now time.Time) (Alert, bool) {
+	return r.EvaluateChained(g, now, nil)
+}
+
+// EvaluateChained is Evaluate with the chain columns of view (nil: the
+// code-phish stage with no devices): a change of stage, device or PRT
+// sign-in is a new revision.
+func (r Rule) EvaluateChained(g *Group, now time.Time, view *ChainView) (Alert, bool) {
 	if !r.Alerting(g) {
 		return Alert{}, false
 	}
 	a := r.alert(g)
+	if view != nil {
+		a.ApplyChain(*view)
+	}
 	fp := a.fingerprint()
 	if fp == g.Emitted {
 		return Alert{}, false

@@ -2,7 +2,10 @@ package detect
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -205,16 +208,19 @@ func UnionGroups(a, b *Group) *Group {
 }
 
 // EvaluateSliding decides whether a session's sliding alert needs a new
-// revision. union holds the seed groups of the session's AlertWindow and the
+// revision, with the chain columns of view (nil: none). union holds the seed groups of the session's AlertWindow and the
 // bucket after it (UnionGroups). The alert's window is those two buckets;
 // its id is the session's SlidingID. Like Evaluate, it returns ok == false
 // when nothing an analyst sees changed.
-func (r Rule) EvaluateSliding(s *Session, union *Group, now time.Time) (Alert, bool) {
+func (r Rule) EvaluateSliding(s *Session, union *Group, now time.Time, view *ChainView) (Alert, bool) {
 	if s.AlertWindow.IsZero() {
 		return Alert{}, false
 	}
 	sr := r.SlidingRule()
 	a := sr.alert(union)
+	if view != nil {
+		a.ApplyChain(*view)
+	}
 	a.AlertID = s.Key.SlidingID(s.AlertWindow)
 	a.WindowStart = Time{s.AlertWindow}
 	a.WindowEnd = Time{s.AlertWindow.Add(2 * r.Window)}
@@ -241,4 +247,58 @@ func (r Rule) ArmSliding(s *Session) bool {
 		}
 	}
 	return !s.AlertWindow.IsZero()
+}
+
+type sessionState struct {
+	V         int    `json:"v"`
+	UPN       string `json:"u"`
+	SessionID string `json:"s"`
+	Events    []byte `json:"e,omitempty"` // 25 bytes each: T, ID, Addr, browser
+	Window    int64  `json:"w,omitempty"`
+	Revision  int    `json:"r,omitempty"`
+	Emitted   string `json:"p,omitempty"`
+	Saturated bool   `json:"o,omitempty"`
+}
+
+// MarshalBinary encodes the session.
+func (s *Session) MarshalBinary() ([]byte, error) {
+	st := sessionState{V: 1, UPN: s.Key.UPN, SessionID: s.Key.SessionID, Revision: s.Revision, Emitted: s.Emitted, Saturated: s.Saturated}
+	if !s.AlertWindow.IsZero() {
+		st.Window = s.AlertWindow.UnixMilli()
+	}
+	st.Events = make([]byte, 25*len(s.Events))
+	for i, e := range s.Events {
+		b := st.Events[25*i:]
+		binary.BigEndian.PutUint64(b, uint64(e.T))
+		binary.BigEndian.PutUint64(b[8:], e.ID)
+		binary.BigEndian.PutUint64(b[16:], e.Addr)
+		if e.Browser {
+			b[24] = 1
+		}
+	}
+	return encodeState(st)
+}
+
+// UnmarshalBinary decodes what MarshalBinary wrote.
+func (s *Session) UnmarshalBinary(b []byte) error {
+	var st sessionState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("decode session: %w", err)
+	}
+	if st.V != 1 || len(st.Events)%25 != 0 {
+		return fmt.Errorf("decode session: version %d, %d event bytes", st.V, len(st.Events))
+	}
+	*s = Session{Key: SessionKey{UPN: st.UPN, SessionID: st.SessionID}, Revision: st.Revision, Emitted: st.Emitted, Saturated: st.Saturated}
+	if st.Window != 0 {
+		s.AlertWindow = time.UnixMilli(st.Window).UTC()
+	}
+	for i := 0; i < len(st.Events); i += 25 {
+		e := st.Events[i:]
+		s.Events = append(s.Events, SlideEvent{T: int64(binary.BigEndian.Uint64(e)), ID: binary.BigEndian.Uint64(e[8:]),
+			Addr: binary.BigEndian.Uint64(e[16:]), Browser: e[24] == 1})
+	}
+	if !slices.IsSortedFunc(s.Events, cmpSlide) {
+		return fmt.Errorf("decode session: events not sorted")
+	}
+	return nil
 }

@@ -37,7 +37,7 @@ func slidingRun(t testing.TB, r Rule, recs []Record) (seed, sliding map[string]A
 		sess.Add(rec)
 		if r.ArmSliding(sess) {
 			u := UnionGroups(group(sess.AlertWindow, key.UPN, key.SessionID), group(sess.AlertWindow.Add(r.Window), key.UPN, key.SessionID))
-			if a, ok := r.EvaluateSliding(sess, u, now); ok {
+			if a, ok := r.EvaluateSliding(sess, u, now, nil); ok {
 				sliding[a.AlertID] = a
 			}
 		}
