@@ -55,8 +55,10 @@ func BenchmarkScanBody(b *testing.B) {
 	}
 }
 
-// BenchmarkSplitBodyDecode is the full decode of every record: the reference
-// path (pipeline.Options.FullDecode).
+// BenchmarkSplitBodyDecode is the reference the tests hold ScanBody and
+// DecodeRecord to: every record split and decoded with encoding/json
+// (detect.ReferenceSplitBody, detect.ReferenceDecodeRecord), the baseline
+// for BenchmarkScanBody.
 func BenchmarkSplitBodyDecode(b *testing.B) {
 	bodies, size := benchBodies(b, 0)
 	bodies = bodies[:40]
@@ -69,8 +71,8 @@ func BenchmarkSplitBodyDecode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, body := range bodies {
-			detect.SplitBody(body, func(raw []byte) {
-				if rec, skip := detect.DecodeRecord(raw); skip == detect.SkipNone {
+			detect.ReferenceSplitBody(body, func(raw []byte) {
+				if rec, skip := detect.ReferenceDecodeRecord(raw); skip == detect.SkipNone {
 					rule.Select(rec)
 				}
 			})

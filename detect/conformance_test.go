@@ -13,6 +13,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/drswatch/drswatch/geoip"
+	"github.com/drswatch/drswatch/internal/geoiptest"
 )
 
 // fixtureSet says how a fixture file of ../shared/testdata/elastic-signinlogs
@@ -226,14 +229,34 @@ var mappedFields = []mappedField{
 	{"user_agent.original", func(r Record) string { return r.UserAgent }},
 }
 
-// unreproducible lists the alert's Elastic fields that come from the
-// pipeline's GeoIP/ASN lookups, which we do not run; the test logs them per
-// record instead of comparing.
-var unreproducible = []string{
-	"source.geo.city_name",
-	"source.geo.country_name",
-	"source.geo.region_name",
-	"source.as.organization.name",
+// geoFields are the alert's Elastic fields that come from the pipeline's
+// two geoip processors, with the value list Merge fills from them. They are
+// compared using the test databases Elastic's pipeline tests ran with
+// (../shared/testdata/elastic-geoip), an absent field as an empty list.
+var geoFields = []struct {
+	elastic string
+	col     Column
+}{
+	{"source.geo.city_name", ColSourceCities},
+	{"source.geo.region_name", ColSourceRegions},
+	{"source.geo.country_name", ColSourceCountries},
+	{"source.as.organization.name", ColSourceAsOrganizations},
+}
+
+// elasticGeoValues is how many GeoIP and ASN values Elastic's set-A
+// fixtures hold (present or absent): 21 records, four fields each.
+const elasticGeoValues = 84
+
+// testGeo opens the test databases as production does (package geoip).
+func testGeo(t *testing.T) *Geo {
+	t.Helper()
+	dbs := geoiptest.Paths(t)
+	city, err := geoip.Open(dbs.City, geoip.KindCity)
+	require.NoError(t, err)
+	asn, err := geoip.Open(dbs.ASN, geoip.KindASN)
+	require.NoError(t, err)
+	t.Cleanup(func() { city.Close(); asn.Close() })
+	return &Geo{City: city.City, ASOrganization: asn.ASOrganization}
 }
 
 // expectedSkip maps an expected document to the Skip DecodeRecord must
@@ -261,6 +284,7 @@ func expectedSkip(t testing.TB, doc map[string]any) Skip {
 
 func TestConformanceElasticFixtures(t *testing.T) {
 	dir := fixtureDir(t)
+	geo := testGeo(t)
 
 	logs, err := filepath.Glob(filepath.Join(dir, "test-*.log"))
 	require.NoError(t, err)
@@ -280,7 +304,7 @@ func TestConformanceElasticFixtures(t *testing.T) {
 	slices.Sort(names)
 	require.NotEmpty(t, names, "no fixtures in %s", dir)
 
-	var records, fields, logged int
+	var records, fields, geoCompared, geoPresent int
 	for _, base := range names {
 		set, ok := fixtureSets[base]
 		require.True(t, ok, "fixture %s is not classified in fixtureSets (set A, B or C; see the folder README)", base)
@@ -352,21 +376,24 @@ func TestConformanceElasticFixtures(t *testing.T) {
 					require.Equal(t, rec.ID, again.ID, "%s record %d: fallback ID not stable", base, i+1)
 				}
 				fields++
-				for _, f := range unreproducible {
-					if v := docField(doc, f); v != "" {
-						t.Logf("record %d: %s = %q from Elastic's GeoIP/ASN lookup; not reproduced (no GeoIP in detect)", i+1, f, v)
-					} else {
-						t.Logf("record %d: %s absent in Elastic's output (GeoIP/ASN); not reproduced", i+1, f)
+				// GeoIP and ASN: what Merge puts in the location and AS lists
+				// for this record, with the databases Elastic used.
+				k, _ := DefaultRule().Select(rec)
+				g := NewGroup(k)
+				g.Merge(rec, geo)
+				for _, f := range geoFields {
+					var want []string
+					if v := docField(doc, f.elastic); v != "" {
+						want = []string{v}
+						geoPresent++
 					}
-					logged++
+					require.Equal(t, want, g.Values[f.col], "%s record %d (%s): %s", base, i+1, rec.SourceAddress, f.elastic)
+					geoCompared++
 				}
-				// CountryCode stands in for the GeoIP country: it comes from the
-				// record's own location, so it can differ from source.geo.
-				if geo := docField(doc, "source.geo.country_iso_code"); geo != "" && geo != rec.CountryCode {
-					t.Logf("record %d: CountryCode %q (record's location) differs from GeoIP source.geo.country_iso_code %q: expected, not compared", i+1, rec.CountryCode, geo)
-				}
+				require.Equal(t, GeoSourceGeoIP, g.GeoSource())
 			}
 		})
 	}
-	t.Logf("conformance: %d fixture records decoded, %d field values compared with set-A expected documents, %d GeoIP/ASN values logged as not reproducible", records, fields, logged)
+	t.Logf("conformance: %d fixture records decoded, %d field values and %d GeoIP/ASN values (%d present, the rest absent in both) compared with set-A expected documents, 0 skipped", records, fields, geoCompared, geoPresent)
+	require.Equal(t, elasticGeoValues, geoCompared, "GeoIP/ASN values compared; a new set-A fixture changes this count")
 }

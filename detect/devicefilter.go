@@ -2,6 +2,8 @@ package detect
 
 import (
 	"bytes"
+
+	"github.com/drswatch/drswatch/internal/jsonbytes"
 )
 
 // DeviceKind is what DeviceFilter makes of a record from its bytes: a set
@@ -120,12 +122,12 @@ func (f DeviceFilter) namesWatched(raw []byte) bool {
 			return false
 		}
 		quoted := i+j > 0 && raw[i+j-1] == '"'
-		k := skipSpace(raw, i+j+len(deviceIDKey))
+		k := jsonbytes.Space(raw, i+j+len(deviceIDKey))
 		i = i + j + len(deviceIDKey)
 		if !quoted || k >= len(raw) || raw[k] != ':' {
 			continue
 		}
-		k = skipSpace(raw, k+1)
+		k = jsonbytes.Space(raw, k+1)
 		if k+38 > len(raw) || raw[k] != '"' || raw[k+37] != '"' {
 			continue
 		}

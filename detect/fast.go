@@ -2,6 +2,8 @@ package detect
 
 import (
 	"bytes"
+
+	"github.com/drswatch/drswatch/internal/jsonbytes"
 )
 
 // Prefilter rejects records that cannot be selected by a rule without
@@ -33,19 +35,24 @@ func (p Prefilter) candidate(raw []byte) bool {
 	return bytes.Contains(raw, unicodeEscape)
 }
 
-// ScanBody is the fast form of SplitBody: it walks an Event Hub body's
-// records and calls fn only for those the prefilter cannot rule out;
-// the others are counted in rejected without being decoded. Records are
-// delimited by a structural scan, and each record passed to fn is validated
-// when it is decoded; SplitBody delimits a malformed body with the same scan
-// (splitLenient), so the records passed to fn are those the full decode
-// would select from. An unusual body (escaped keys, records not an array)
-// goes through SplitBody itself. Records that cannot match are only counted,
-// not validated.
+// ScanBody walks an Event Hub body's records and calls fn only for those
+// the prefilter cannot rule out; the others are counted in rejected without
+// being decoded. The records of a body are the elements of its top-level
+// "records" member when that is an array (as Azure Monitor sends them; none
+// when it is null, the value itself when it is anything else), or the body
+// itself, a bare record. Records are delimited by a structural scan
+// (jsonbytes), not validated: each record passed to fn is validated when it
+// is decoded, so that one malformed record does not cost its neighbours. A
+// body that is not an object whose members delimit is one record, and it,
+// like a records member that is not an array, is passed to fn whatever the
+// prefilter says, so that decoding counts it (not_json, mostly). The zero
+// Prefilter rules out nothing.
 //
 // The common shape, {"records":[{...},...]}, takes scanFast: a word-at-a-time
-// structural scan and one search per id over the whole body. Anything else
-// takes scanSlow, a byte-wise scanner with the same results.
+// structural scan and one search per id over the whole body. Any other shape,
+// and a body scanFast cannot delimit, takes scanBody, a byte-wise walk.
+// Their reference in the tests is encoding/json for valid bodies and a
+// naive scanner for invalid ones (ref_test.go).
 func ScanBody(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected int) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -54,209 +61,79 @@ func ScanBody(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected 
 	if n, rej, ok := scanFast(body, p, fn); ok {
 		return n, rej
 	}
-	return scanSlow(body, p, fn)
+	return scanBody(body, p, fn)
 }
 
-// scanSlow is ScanBody for any shape of body (body is trimmed, not empty).
-func scanSlow(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected int) {
+// scanBody is ScanBody for any shape of body (body is trimmed, not empty).
+func scanBody(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected int) {
 	whole := p.candidate(body)
-	start, end, hasRecords, ok := findRecords(body)
-	if !ok {
-		return SplitBody(body, fn), 0
-	}
-	if !hasRecords { // a bare record
-		if whole {
-			fn(body)
-			return 1, 0
-		}
-		return 1, 1
-	}
-	n, ok := eachElement(body[start:end], func(raw []byte) {
+	pass := func(raw []byte) {
+		records++
 		if whole && p.candidate(raw) {
 			fn(raw)
 		} else {
 			rejected++
 		}
-	})
-	if !ok {
-		return SplitBody(body, fn), 0
 	}
-	return n, rejected
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
-		i++
+	// What is not a bare record nor an array of them is passed on whatever
+	// the prefilter says, so that decoding counts it (as not_json mostly).
+	unusual := func(raw []byte) {
+		records++
+		fn(raw)
 	}
-	return i
-}
-
-// skipString returns the index after the string that starts at b[i] == '"'
-// and whether it holds a backslash.
-func skipString(b []byte, i int) (int, bool, bool) {
-	i++
-	escaped := false
-	for {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
-			return 0, false, false
+	start, end, has, ok := findRecords(body)
+	switch {
+	case !ok:
+		unusual(body)
+	case !has:
+		pass(body)
+	case body[start] == '[':
+		var spans [][2]int // fn runs only once the whole array has been delimited
+		_, err := jsonbytes.WalkArray(body[:end], start, func(b []byte, i int) (int, error) {
+			e, _, err := jsonbytes.ValueEnd(b, i)
+			spans = append(spans, [2]int{i, e})
+			return e, err
+		})
+		if err != nil {
+			unusual(body)
+			break
 		}
-		k := i + j
-		n := 0
-		for m := k - 1; m >= i && b[m] == '\\'; m-- {
-			n++
+		for _, sp := range spans {
+			pass(body[sp[0]:sp[1]])
 		}
-		if n > 0 {
-			escaped = true
-		}
-		if n%2 == 0 {
-			if !escaped && bytes.IndexByte(b[i:k], '\\') >= 0 {
-				escaped = true
-			}
-			return k + 1, escaped, true
-		}
-		i = k + 1
-	}
-}
-
-// skipValue returns the index after the JSON value starting at b[i]. It
-// checks nesting, not full JSON grammar.
-func skipValue(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch b[i] {
-	case '"':
-		end, _, ok := skipString(b, i)
-		return end, ok
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				end, _, ok := skipString(b, i)
-				if !ok {
-					return 0, false
-				}
-				i = end
-				continue
-			case '{', '[':
-				depth++
-				if depth > maxScanDepth {
-					return 0, false
-				}
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, true
-				}
-				if depth < 0 {
-					return 0, false
-				}
-			}
-			i++
-		}
-		return 0, false
-	case '}', ']', ',', ':':
-		return 0, false
+	case string(body[start:end]) == "null":
 	default:
-		for i < len(b) {
-			switch b[i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return i, true
-			case '"', '{', '[', ':':
-				return 0, false
-			}
-			i++
-		}
-		return i, true
+		unusual(body[start:end])
 	}
+	return records, rejected
 }
 
-// maxScanDepth bounds nesting in the scanner; deeper bodies take the full
-// decode, which reports them.
-const maxScanDepth = 512
-
-// findRecords locates the value of the top-level "records" member. It
-// reports ok == false for anything it does not handle itself.
+// findRecords locates the value of the last top-level member of b whose key
+// is exactly "records" (after unescaping); has is false when there is none.
+// ok is false when b is not an object whose members can be delimited.
 func findRecords(b []byte) (start, end int, has, ok bool) {
-	i := skipSpace(b, 0)
-	if i >= len(b) || b[i] != '{' {
+	if b[0] != '{' {
 		return 0, 0, false, false
 	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return 0, 0, false, skipSpace(b, i+1) == len(b)
+	last, err := jsonbytes.WalkObject(b, 0, func(key []byte, b []byte, i int) (int, error) {
+		e, _, err := jsonbytes.ValueEnd(b, i)
+		if err == nil && isRecordsKey(key) {
+			start, end, has = i, e, true
+		}
+		return e, err
+	})
+	if err != nil || jsonbytes.Space(b, last) != len(b) {
+		return 0, 0, false, false
 	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return 0, 0, false, false
-		}
-		kend, esc, okk := skipString(b, i)
-		if !okk || esc {
-			return 0, 0, false, false
-		}
-		key := b[i+1 : kend-1]
-		i = skipSpace(b, kend)
-		if i >= len(b) || b[i] != ':' {
-			return 0, 0, false, false
-		}
-		i = skipSpace(b, i+1)
-		vend, okv := skipValue(b, i)
-		if !okv {
-			return 0, 0, false, false
-		}
-		if string(key) == "records" {
-			if has || b[i] != '[' { // duplicate key or not an array
-				return 0, 0, false, false
-			}
-			start, end, has = i, vend, true
-		}
-		i = skipSpace(b, vend)
-		if i >= len(b) {
-			return 0, 0, false, false
-		}
-		switch b[i] {
-		case ',':
-			i = skipSpace(b, i+1)
-		case '}':
-			return start, end, has, skipSpace(b, i+1) == len(b)
-		default:
-			return 0, 0, false, false
-		}
-	}
+	return start, end, has, true
 }
 
-// eachElement calls fn for each element of the JSON array arr, once the
-// whole array has been delimited (nothing is called for a broken one).
-func eachElement(arr []byte, fn func([]byte)) (int, bool) {
-	var spans [][2]int // fn runs only once the whole array has been delimited
-	i := skipSpace(arr, 1)
-	if i < len(arr) && arr[i] == ']' {
-		return 0, true
+// isRecordsKey reports whether the JSON string key spells "records". A key
+// that does not unescape spells nothing.
+func isRecordsKey(key []byte) bool {
+	if bytes.IndexByte(key, '\\') < 0 {
+		return string(key) == `"records"`
 	}
-	for {
-		end, ok := skipValue(arr, i)
-		if !ok {
-			return 0, false
-		}
-		spans = append(spans, [2]int{i, end})
-		i = skipSpace(arr, end)
-		if i >= len(arr) {
-			return 0, false
-		}
-		switch arr[i] {
-		case ',':
-			i = skipSpace(arr, i+1)
-		case ']':
-			for _, sp := range spans {
-				fn(arr[sp[0]:sp[1]])
-			}
-			return len(spans), true
-		default:
-			return 0, false
-		}
-	}
+	v, err := jsonbytes.Unquote(nil, key)
+	return err == nil && string(v) == "records"
 }

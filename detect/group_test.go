@@ -602,3 +602,87 @@ func TestGroupStateV1Loads(t *testing.T) {
 	require.NoError(t, back.UnmarshalBinary(b))
 	require.Equal(t, g, back)
 }
+
+// fakeGeo answers lookups from a table and counts them.
+type fakeGeo struct {
+	city    map[string][3]string
+	org     map[string]string
+	lookups int
+}
+
+func (f *fakeGeo) geo(withCity, withASN bool) *Geo {
+	g := &Geo{CountryName: func(code string) string { return "Country " + code }}
+	if withCity {
+		g.City = func(addr string) (string, string, string) {
+			f.lookups++
+			v := f.city[addr]
+			return v[0], v[1], v[2]
+		}
+	}
+	if withASN {
+		g.ASOrganization = func(addr string) string { return f.org[addr] }
+	}
+	return g
+}
+
+func TestMergeGeo(t *testing.T) {
+	f := &fakeGeo{
+		city: map[string][3]string{"203.0.113.1": {"Madrid", "Madrid", "Spain"}, "198.51.100.2": {"", "", "Netherlands"}},
+		org:  map[string]string{"203.0.113.1": "Documentation ASN"},
+	}
+	// Entra's location on every record: London, England, GB.
+	tests := []struct {
+		name                      string
+		geo                       *Geo
+		cities, regions, countrys []string
+		orgs                      []string
+		source                    string
+	}{
+		{name: "no geo: Entra's codes", geo: nil, cities: []string{"London"}, regions: []string{"England"}, countrys: []string{"GB"}, source: GeoSourceEntra},
+		{name: "Entra's names", geo: f.geo(false, false), cities: []string{"London"}, regions: []string{"England"}, countrys: []string{"Country GB"}, source: GeoSourceEntra},
+		{name: "city database", geo: f.geo(true, false), cities: []string{"Madrid"}, regions: []string{"Madrid"}, countrys: []string{"Netherlands", "Spain"}, source: GeoSourceGeoIP},
+		{name: "both databases", geo: f.geo(true, true), cities: []string{"Madrid"}, regions: []string{"Madrid"}, countrys: []string{"Netherlands", "Spain"}, orgs: []string{"Documentation ASN"}, source: GeoSourceGeoIP},
+		{name: "ASN database only", geo: f.geo(false, true), cities: []string{"London"}, regions: []string{"England"}, countrys: []string{"Country GB"}, orgs: []string{"Documentation ASN"}, source: GeoSourceEntra},
+	}
+	r := DefaultRule()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f.lookups = 0
+			var g *Group
+			for i, addr := range []string{"203.0.113.1", "198.51.100.2", "203.0.113.1", "192.0.2.9"} {
+				rec := ev(t, fmt.Sprint("geo-", i), "2026-03-02T10:05:00Z", addr, "Chrome 120")
+				if g == nil {
+					k, _ := r.Select(rec)
+					g = NewGroup(k)
+				}
+				require.True(t, g.Merge(rec, tc.geo))
+			}
+			a, ok := r.Evaluate(g, now)
+			require.True(t, ok)
+			orgs := tc.orgs
+			if orgs == nil {
+				orgs = []string{}
+			}
+			require.Equal(t, tc.cities, a.SourceCities)
+			require.Equal(t, tc.regions, a.SourceRegions)
+			require.Equal(t, tc.countrys, a.SourceCountries)
+			require.Equal(t, orgs, a.SourceAsOrganizations)
+			require.Equal(t, tc.source, a.GeoSource)
+			require.Equal(t, []string{"London"}, a.EntraCities, "Entra's own location either way")
+			require.Equal(t, []string{"England"}, a.EntraRegions)
+			if tc.geo != nil && tc.geo.City != nil {
+				require.Equal(t, 3, f.lookups, "one lookup per distinct address")
+			}
+		})
+	}
+	t.Run("mixed sources say entra", func(t *testing.T) {
+		rec := ev(t, "mixed-1", "2026-03-02T10:05:00Z", "203.0.113.1", "Chrome 120")
+		k, _ := r.Select(rec)
+		g := NewGroup(k)
+		g.Merge(rec, f.geo(true, true))
+		require.Equal(t, GeoSourceGeoIP, g.GeoSource())
+		rec = ev(t, "mixed-2", "2026-03-02T10:06:00Z", "198.51.100.2", "Chrome 120")
+		g.Merge(rec, nil)
+		require.Equal(t, GeoSourceEntra, g.GeoSource())
+	})
+}

@@ -2,16 +2,12 @@ package detect
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 )
 
-// node is a parsed JSON value that keeps object keys in document order, as
-// Elastic's pipeline sees them. Objects are stored with their keys already
-// renamed to snake case; when two keys rename to the same name, the later
-// one wins, as in the pipeline's map.
+// node is a parsed JSON value as Elastic's pipeline sees it (parseRecord
+// builds it). Objects are stored with their keys already renamed to snake
+// case; when two keys rename to the same name, the later one wins, as in
+// the pipeline's map.
 type node struct {
 	kind  nodeKind
 	str   string          // kindString; kindNumber holds the literal
@@ -30,83 +26,6 @@ const (
 	kindObject
 	kindArray
 )
-
-// maxDepth bounds nesting so hostile input cannot exhaust the stack.
-const maxDepth = 64
-
-var errTooDeep = errors.New("json nested too deeply")
-
-// parseNode parses one JSON value (the whole input) into a node tree.
-func parseNode(data []byte) (node, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	n, err := readNode(dec, 0)
-	if err != nil {
-		return node{}, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return node{}, errors.New("trailing data after json value")
-	}
-	return n, nil
-}
-
-func readNode(dec *json.Decoder, depth int) (node, error) {
-	if depth > maxDepth {
-		return node{}, errTooDeep
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return node{}, err
-	}
-	switch t := tok.(type) {
-	case nil:
-		return node{kind: kindNull}, nil
-	case string:
-		return node{kind: kindString, str: t}, nil
-	case json.Number:
-		return node{kind: kindNumber, str: string(t)}, nil
-	case bool:
-		return node{kind: kindBool, truth: t}, nil
-	case json.Delim:
-		switch t {
-		case '{':
-			obj := map[string]node{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return node{}, err
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return node{}, fmt.Errorf("object key is %T", kt)
-				}
-				v, err := readNode(dec, depth+1)
-				if err != nil {
-					return node{}, err
-				}
-				obj[snakeKey(k)] = v
-			}
-			if _, err := dec.Token(); err != nil {
-				return node{}, err
-			}
-			return node{kind: kindObject, obj: obj}, nil
-		case '[':
-			var arr []node
-			for dec.More() {
-				v, err := readNode(dec, depth+1)
-				if err != nil {
-					return node{}, err
-				}
-				arr = append(arr, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return node{}, err
-			}
-			return node{kind: kindArray, arr: arr}, nil
-		}
-	}
-	return node{}, fmt.Errorf("unexpected json token %v", tok)
-}
 
 // snakeKey renames a key the way the pipeline's script does: wherever a
 // lower-case ASCII letter is followed by a run of upper-case ASCII letters, an

@@ -3,9 +3,12 @@ package detect
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/drswatch/drswatch/internal/jsonbytes"
 )
 
 // Record holds the fields of one sign-in record that the rule reads or
@@ -102,10 +105,13 @@ func Skips() []Skip {
 // field the rule uses. It returns a non-zero Skip when the record cannot be
 // used: not JSON, a wrong type in a deciding field, a category the data
 // stream drops, or an unparsable time.
+//
+// Only the members the rule and the alert read are built (see parseRecord);
+// the rest of the record is validated and skipped.
 func DecodeRecord(raw []byte) (Record, Skip) {
-	root, err := parseNode(raw)
+	root, err := parseRecord(raw)
 	if err != nil {
-		if err == errTooDeep {
+		if errors.Is(err, jsonbytes.ErrTooDeep) {
 			return Record{}, SkipTooDeep
 		}
 		return Record{}, SkipNotJSON

@@ -3,11 +3,13 @@ package detect
 import (
 	"bytes"
 	"encoding/binary"
+
+	"github.com/drswatch/drswatch/internal/jsonbytes"
 )
 
 // scanFast is ScanBody for the shape Azure Monitor sends: one object whose
 // only member is "records", an array of objects. It reports ok == false,
-// without calling fn, for any other shape; the caller then takes scanSlow.
+// without calling fn, for any other shape; the caller then takes scanBody.
 //
 // Two passes over the body, neither of which decodes anything: idTable.find
 // lists where the app id and the resource id occur, and scanArray delimits
@@ -15,15 +17,15 @@ import (
 // holds a \u escape (which could spell them).
 func scanFast(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected int, ok bool) {
 	// {"records": [
-	i := skipSpace(body, 1)
+	i := jsonbytes.Space(body, 1)
 	if body[0] != '{' || !bytes.HasPrefix(body[i:], recordsKey) {
 		return 0, 0, false
 	}
-	i = skipSpace(body, i+len(recordsKey))
+	i = jsonbytes.Space(body, i+len(recordsKey))
 	if i >= len(body) || body[i] != ':' {
 		return 0, 0, false
 	}
-	i = skipSpace(body, i+1)
+	i = jsonbytes.Space(body, i+1)
 	if i >= len(body) || body[i] != '[' {
 		return 0, 0, false
 	}
@@ -51,8 +53,8 @@ func scanFast(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected 
 		return 0, 0, false
 	}
 	// }
-	i = skipSpace(body, end)
-	if i >= len(body) || body[i] != '}' || skipSpace(body, i+1) != len(body) {
+	i = jsonbytes.Space(body, end)
+	if i >= len(body) || body[i] != '}' || jsonbytes.Space(body, i+1) != len(body) {
 		return 0, 0, false
 	}
 	if nc == 0 {
@@ -204,7 +206,7 @@ func (t *idTable) check(b []byte, p int, app, res *occurrences) {
 // \u escape. It handles arrays of objects, with strings that may hold
 // escapes; it reports ok == false for anything else (an element that is not
 // an object, a backslash outside a string, no end), leaving the body to
-// scanSlow. Like skipValue it checks structure, not the full grammar; on
+// scanBody. Like jsonbytes.ValueEnd it checks structure, not the full grammar; on
 // valid JSON its count is exact.
 //
 // It jumps from brace to brace: '{', '}' and '\\' are found with
@@ -215,7 +217,7 @@ func (t *idTable) check(b []byte, p int, app, res *occurrences) {
 // backslash (rare in sign-in records) is read byte by byte, to drop escaped
 // quotes.
 func scanArray(b []byte, i int, elem func(s, e int, escU bool)) (end, n int, ok bool) {
-	j := skipSpace(b, i+1)
+	j := jsonbytes.Space(b, i+1)
 	if j < len(b) && b[j] == ']' {
 		return j + 1, 0, true
 	}
@@ -273,12 +275,12 @@ func scanArray(b []byte, i int, elem func(s, e int, escU bool)) (end, n int, ok 
 		n++
 		elem(start, pos+1, escU)
 		// Next: another object after a comma, or the end of the array.
-		j := skipSpace(b, pos+1)
+		j := jsonbytes.Space(b, pos+1)
 		switch {
 		case j < len(b) && b[j] == ']':
 			return j + 1, n, true
 		case j < len(b) && b[j] == ',':
-			j = skipSpace(b, j+1)
+			j = jsonbytes.Space(b, j+1)
 			if j >= len(b) || b[j] != '{' || next[0] != j {
 				return 0, 0, false
 			}
@@ -307,7 +309,7 @@ func indexFrom(b []byte, i int, c byte) int {
 // escapedString returns the string state at the end of seg from the state
 // at its start, and whether seg holds a \u escape. It jumps from backslash
 // to backslash, counting the quotes in between. bad reports a backslash
-// outside a string, which scanArray leaves to scanSlow.
+// outside a string, which scanArray leaves to scanBody.
 func escapedString(seg []byte, inStr, escNext bool) (in, esc, u, bad bool) {
 	if escNext {
 		if len(seg) == 0 {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/drswatch/drswatch/internal/jsonbytes"
 )
 
 // invocation is the body the Functions host POSTs to a custom handler for a
@@ -45,6 +47,55 @@ type batchMeta struct {
 }
 
 var errEnvelope = errors.New("malformed invocation")
+
+// The host's invocation for a batch is large (100 events of tens of
+// records, every quote escaped twice over), so it is not decoded with
+// encoding/json, which would validate and copy it several times. It is
+// walked once with jsonbytes to find the members the handler reads, and
+// each event body is unescaped once (both of its layers of escapes at once,
+// in split.go, when the events binding has the usual form). Event bodies are
+// validated record by record when they are decoded (detect).
+
+// valueEnd returns the index after the envelope's value at b[i]; a value
+// nested deeper than jsonbytes.MaxDepth makes the invocation malformed.
+func valueEnd(b []byte, i int) (int, error) {
+	end, depth, err := jsonbytes.ValueEnd(b, i)
+	if err == nil && depth > jsonbytes.MaxDepth {
+		err = jsonbytes.ErrTooDeep
+	}
+	return end, err
+}
+
+// walkObject walks the object at b[i] with jsonbytes.WalkObject, calling fn
+// with each unescaped key. When the object starts at 0 it is the whole
+// envelope: only space may follow it.
+func walkObject(b []byte, i int, fn func(key string, b []byte, i int) (int, error)) (int, error) {
+	top := i == 0
+	end, err := jsonbytes.WalkObject(b, i, func(k []byte, b []byte, i int) (int, error) {
+		key, err := jsonbytes.Unquote(nil, k)
+		if err != nil {
+			return 0, err
+		}
+		return fn(string(key), b, i)
+	})
+	if err == nil && top && jsonbytes.Space(b, end) != len(b) {
+		err = jsonbytes.ErrSyntax
+	}
+	return end, err
+}
+
+// members calls fn with each member of the JSON object obj (keys
+// unescaped, values raw). It fails if obj is not one object.
+func members(obj []byte, fn func(key string, value []byte)) error {
+	_, err := walkObject(obj, 0, func(key string, b []byte, i int) (int, error) {
+		end, err := valueEnd(b, i)
+		if err == nil {
+			fn(key, b[i:end])
+		}
+		return end, err
+	})
+	return err
+}
 
 // parseInvocation walks the envelope once: Data's members are kept (string
 // values unescaped on the way, never scanned twice; a string holding an
@@ -104,7 +155,7 @@ func stringBinding(b []byte, i int, bufs *buffers) (binding, int, error) {
 	if _, bodies, end, ok := splitEvents(buf, b, i); ok {
 		return binding{raw: b[i:end], str: true, split: true, bodies: bodies}, end, nil
 	}
-	dec, end, err := unquoteAt(buf, b, i)
+	dec, end, err := jsonbytes.AppendString(buf, b, i)
 	return binding{raw: b[i:max(end, i)], decoded: dec, str: true}, end, err
 }
 
@@ -116,7 +167,7 @@ func unwrap(raw []byte) ([]byte, error) {
 		if i == 4 {
 			return nil, errors.New("too many string layers")
 		}
-		s, err := unquote(nil, raw)
+		s, err := jsonbytes.Unquote(nil, raw)
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +199,7 @@ func decodeEvents(bd binding, bufs *buffers) ([][]byte, error) {
 	}
 	var bodies [][]byte
 	buf := bufs.get(len(inner)) // every unescaped body, back to back
-	err = walkArray(inner, func(b []byte, i int) (int, error) {
+	end, err := jsonbytes.WalkArray(inner, 0, func(b []byte, i int) (int, error) {
 		if b[i] != '"' {
 			end, err := valueEnd(b, i)
 			if err == nil {
@@ -158,12 +209,15 @@ func decodeEvents(bd binding, bufs *buffers) ([][]byte, error) {
 		}
 		start := len(buf)
 		var end int
-		buf, end, err = unquoteAt(buf, b, i)
+		buf, end, err = jsonbytes.AppendString(buf, b, i)
 		if err == nil {
 			bodies = append(bodies, buf[start:len(buf):len(buf)])
 		}
 		return end, err
 	})
+	if err == nil && jsonbytes.Space(inner, end) != len(inner) {
+		err = jsonbytes.ErrSyntax
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: events: %v", errEnvelope, err)
 	}

@@ -21,6 +21,13 @@ func eventsByJSON(body []byte) ([][]byte, bool) {
 	if !ok {
 		return nil, false
 	}
+	return bindingByJSON(raw)
+}
+
+// bindingByJSON is the reference for the events binding raw (as it stands
+// in the envelope): string layers peeled with encoding/json, each string
+// element unquoted.
+func bindingByJSON(raw []byte) ([][]byte, bool) {
 	raw = bytes.TrimSpace(raw)
 	for i := 0; len(raw) > 0 && raw[0] == '"'; i++ {
 		if i == 4 {

@@ -3,12 +3,14 @@ package handler
 import (
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/drswatch/drswatch/internal/jsonbytes"
 )
 
 // With dataType string the events binding is a JSON string whose text is a
 // JSON array of JSON strings, each the text of one event body: every body
 // is escaped twice. Unescaping the binding and then each element (as
-// unquoteAt and decodeEvents do) reads and writes the whole batch twice.
+// jsonbytes.AppendString and decodeEvents do) reads and writes the whole batch twice.
 // splitEvents does it in one pass: it unescapes the binding and feeds the
 // characters that produces to a small state machine for the inner array,
 // which writes the body bytes straight to the output.
@@ -64,18 +66,18 @@ func splitEvents(dst, b []byte, i int) (out []byte, bodies [][]byte, end int, ok
 		return nil, nil, 0, false
 	}
 	i++
-	// As in unquoteAt, the room left in dst is kept at least the input left,
+	// As in jsonbytes.AppendString, the room left in dst is kept at least the input left,
 	// so bytes are stored without append: one character of the binding's
 	// text never makes more than one byte of a body, except invalid UTF-8.
-	s := splitter{dst: reserve(dst, len(b)-i)}
+	s := splitter{dst: jsonbytes.Reserve(dst, len(b)-i)}
 	s.n = len(s.dst)
 	s.dst = s.dst[:cap(s.dst)]
 	for i < len(b) {
 		c := b[i]
 		if s.state == inBody {
-			if plain[c] {
+			if jsonbytes.Plain[c] {
 				j := i + 1
-				for j < len(b) && plain[b[j]] {
+				for j < len(b) && jsonbytes.Plain[b[j]] {
 					j++
 				}
 				s.n += copy(s.dst[s.n:], b[i:j])
@@ -90,7 +92,7 @@ func splitEvents(dst, b []byte, i int) (out []byte, bodies [][]byte, end int, ok
 			}
 		}
 		switch {
-		case plain[c]:
+		case jsonbytes.Plain[c]:
 			if !s.feed(c) {
 				return nil, nil, 0, false
 			}
@@ -114,13 +116,13 @@ func splitEvents(dst, b []byte, i int) (out []byte, bodies [][]byte, end int, ok
 			if s.state != inBody {
 				return nil, nil, 0, false
 			}
-			s.dst = appendUTF8(s.dst[:s.n], b[i:j])
+			s.dst = jsonbytes.AppendUTF8(s.dst[:s.n], b[i:j])
 			s.n = len(s.dst)
-			s.dst = reserve(s.dst, len(b)-j)
+			s.dst = jsonbytes.Reserve(s.dst, len(b)-j)
 			s.dst = s.dst[:cap(s.dst)]
 			i = j
 		default: // an escape
-			r, next, ok := escapeAt(b, i)
+			r, next, ok := jsonbytes.EscapeAt(b, i)
 			if !ok {
 				return nil, nil, 0, false
 			}
@@ -175,7 +177,7 @@ func (s *splitter) feed(c byte) bool {
 		}
 		s.state = inBody
 	case bodyHex:
-		d, ok := unhex(c)
+		d, ok := jsonbytes.Unhex(c)
 		if !ok {
 			return false
 		}
@@ -223,7 +225,7 @@ func (s *splitter) between(c byte) bool {
 	return true
 }
 
-// escaped takes the value of a body's \uXXXX as unquoteAt does: a
+// escaped takes the value of a body's \uXXXX as jsonbytes.AppendString does: a
 // surrogate pairs with the \uXXXX right after it when they decode together,
 // and is otherwise U+FFFD, the escape after it then read on its own.
 func (s *splitter) escaped(r rune) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+
+	"github.com/drswatch/drswatch/internal/jsonbytes"
 )
 
 // splitCase is an events binding (a JSON string, as it stands in the
@@ -83,15 +85,30 @@ func splitCases() []splitCase {
 	}
 }
 
-// checkSplit: wherever splitEvents decodes the string at b[i], decoding it
-// in two passes succeeds, ends at the same index and gives the same bodies.
+// checkSplit: wherever encoding/json decodes the string at b[i], decoding it
+// in two passes gives the same bodies (bindingByJSON is the reference);
+// wherever splitEvents decodes it, decoding it in two passes succeeds, ends
+// at the same index and gives the same bodies.
 func checkSplit(t *testing.T, b []byte, i int) (onePass bool) {
 	t.Helper()
+	if dec, end, err := jsonbytes.AppendString(nil, b, i); err == nil {
+		if want, ok := bindingByJSON(b[i:end]); ok {
+			got, err := decodeEvents(binding{decoded: dec, str: true}, &buffers{})
+			if err != nil || len(got) != len(want) {
+				t.Fatalf("%q: two passes %d bodies (%v), encoding/json %d", b, len(got), err, len(want))
+			}
+			for k := range want {
+				if !bytes.Equal(got[k], want[k]) {
+					t.Fatalf("%q body %d:\ntwo passes   %q\nencoding/json %q", b, k, got[k], want[k])
+				}
+			}
+		}
+	}
 	_, got, gend, ok := splitEvents(nil, b, i)
 	if !ok {
 		return false
 	}
-	dec, wend, err := unquoteAt(nil, b, i)
+	dec, wend, err := jsonbytes.AppendString(nil, b, i)
 	if err != nil || wend != gend {
 		t.Fatalf("%q: one pass ends at %d, two passes at %d (%v)", b, gend, wend, err)
 	}

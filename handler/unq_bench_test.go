@@ -1,11 +1,12 @@
 package handler
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
-	"encoding/json"
 	"github.com/drswatch/drswatch/gen"
+	"github.com/drswatch/drswatch/internal/jsonbytes"
 )
 
 // benchEnvelope is an invocation of 100 generated event bodies, with
@@ -56,7 +57,7 @@ func BenchmarkDecodeEnvelopeTwoPass(b *testing.B) {
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
 		var bufs buffers
-		dec, _, err := unquoteAt(bufs.get(len(env)-i), env, i)
+		dec, _, err := jsonbytes.AppendString(bufs.get(len(env)-i), env, i)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -35,7 +35,11 @@ func BenchmarkProcess(b *testing.B) {
 					size += int64(len(e.Body))
 				}
 			}
-			p := pipeline.New(memstore.New(), &rowSink{}, pipeline.Options{Now: fixedNow, FullDecode: full})
+			newProcessor := pipeline.New
+			if full {
+				newProcessor = pipeline.NewFullDecode
+			}
+			p := newProcessor(memstore.New(), &rowSink{}, pipeline.Options{Now: fixedNow})
 			b.SetBytes(size)
 			b.ReportAllocs()
 			for b.Loop() {

@@ -33,12 +33,16 @@ func (s *rowSink) Send(_ context.Context, rows [][]byte) []error {
 
 var fixedNow = func() time.Time { return time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC) }
 
-// runBoth processes the same batches with the fast and the full decode and
-// returns what each produced.
+// runBoth processes the same batches with and without the prefilter (the
+// full decode: every record decoded) and returns what each produced.
 func runBoth(t testing.TB, batches [][][]byte) (fast, full []string, fastRes, fullRes pipeline.Result) {
 	run := func(fullDecode bool) ([]string, pipeline.Result) {
 		s := &rowSink{}
-		p := pipeline.New(memstore.New(), s, pipeline.Options{Now: fixedNow, FullDecode: fullDecode})
+		newProcessor := pipeline.New
+		if fullDecode {
+			newProcessor = pipeline.NewFullDecode
+		}
+		p := newProcessor(memstore.New(), s, pipeline.Options{Now: fixedNow})
 		var total pipeline.Result
 		for _, b := range batches {
 			evs := make([]pipeline.Event, len(b))

@@ -115,10 +115,6 @@ type Options struct {
 	// once, across all the batches and sweeps it runs (default 8): one limit
 	// per process, since a process has one Processor.
 	GroupConcurrency int
-	// FullDecode turns off the byte prefilter (detect.ScanBody) and the
-	// selective decoder (detect.DecodeRecordFast) and decodes every record in
-	// full: the reference path the fast one is tested against.
-	FullDecode bool
 }
 
 // maxConflictBackoff caps the wait between retries after lost races.
@@ -237,13 +233,9 @@ type GroupWork struct {
 func (p *Processor) Plan(events []Event, now time.Time) Plan {
 	var pl Plan
 	index := map[string]int{}
-	decode := detect.DecodeRecordFast
-	if p.o.FullDecode {
-		decode = detect.DecodeRecord
-	}
 	for _, ev := range events {
 		handle := func(raw []byte) {
-			rec, skip := decode(raw)
+			rec, skip := detect.DecodeRecord(raw)
 			if skip != detect.SkipNone {
 				pl.Skipped[skip]++
 				return
@@ -268,10 +260,6 @@ func (p *Processor) Plan(events []Event, now time.Time) Plan {
 			if ev.EnqueuedAt.After(w.Enqueued) {
 				w.Enqueued = ev.EnqueuedAt
 			}
-		}
-		if p.o.FullDecode {
-			pl.Records += detect.SplitBody(ev.Body, handle)
-			continue
 		}
 		n, rejected := detect.ScanBody(ev.Body, p.pf, handle)
 		pl.Records += n

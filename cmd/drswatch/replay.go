@@ -115,13 +115,18 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 		fmt.Fprintln(stderr, err)
 		return errUsage
 	}
+	geo, closeGeo, err := openGeo(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeGeo()
 	st, closeStore, err := openStore(ctx, cfg, &azureCredential{})
 	if err != nil {
 		return err
 	}
 	defer closeStore()
 	out := sink.NewWriter(stdout)
-	proc := pipeline.New(st, out, options(cfg))
+	proc := pipeline.New(st, out, options(cfg, geo))
 
 	sum := &summary{groups: map[string]bool{}, skipped: map[string]int{}}
 	var pending []pipeline.Event
@@ -178,7 +183,8 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 }
 
 // replayFile streams one file line by line; each non-blank line is an Event
-// Hub body.
+// Hub body, a record or an array of them, unless the file is one JSON
+// document over many lines (input.go).
 func replayFile(name string, stdin io.Reader, sum *summary, strict bool, emit func([]byte) error) error {
 	var r io.Reader = stdin
 	if name != "-" {
@@ -190,6 +196,9 @@ func replayFile(name string, stdin io.Reader, sum *summary, strict bool, emit fu
 		r = f
 	}
 	br := bufio.NewReaderSize(r, 1<<20)
+	if opensDocument(br) {
+		return replayDocument(name, br, sum, strict, emit)
+	}
 	var scratch []byte
 	line := 0
 	for {
@@ -211,12 +220,14 @@ func replayFile(name string, stdin io.Reader, sum *summary, strict bool, emit fu
 		}
 		if t := bytes.TrimSpace(b); len(t) > 0 {
 			sum.lines++
-			if strict {
-				if err := checkStrict(t); err != nil {
-					return fmt.Errorf("%s:%d: %w", name, line, err)
+			if e := emitLine(t, func(body []byte) error { // t is only valid until the next read
+				if strict {
+					if err := checkStrict(body); err != nil {
+						return fmt.Errorf("%s:%d: %w", name, line, err)
+					}
 				}
-			}
-			if e := emit(t); e != nil { // t is only valid until the next read
+				return emit(body)
+			}); e != nil {
 				return e
 			}
 		}
@@ -262,7 +273,7 @@ func readLine(br *bufio.Reader, scratch *[]byte) ([]byte, error) {
 func checkStrict(body []byte) error {
 	var bad error
 	n := 0
-	detect.SplitBody(body, func(raw []byte) {
+	detect.ScanBody(body, detect.Prefilter{}, func(raw []byte) {
 		n++
 		if bad != nil {
 			return

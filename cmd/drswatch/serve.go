@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/drswatch/drswatch/detect"
 	"github.com/drswatch/drswatch/handler"
 	"github.com/drswatch/drswatch/internal/config"
 	"github.com/drswatch/drswatch/pipeline"
@@ -38,6 +39,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by Load
 	log := newLogger(stdout, stderr, level)
+	// GeoIP databases are local files: a bad one stops serve here, before it
+	// listens, not in the middle of a batch.
+	geo, closeGeo, err := openGeo(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeGeo()
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -45,12 +53,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	cred := &azureCredential{}
 	deps := openLazy(ctx, log, "state store", func(ctx context.Context) (*opened, error) {
-		return openPipeline(ctx, cfg, cred, stdout)
+		return openPipeline(ctx, cfg, geo, cred, stdout)
 	})
 	h := handler.New(lazyProcessor{deps}, log, handler.Options{MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready: func() error { _, err := deps.get(); return err }})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("drswatch serving", "addr", ln.Addr().String(), "state", cfg.State, "sink", cfg.Sink)
+	log.Info("drswatch serving", "addr", ln.Addr().String(), "state", cfg.State, "sink", cfg.Sink, "geo_source", geoSource(geo))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	defer func() {
@@ -81,7 +89,7 @@ type opened struct {
 
 // openPipeline opens the state store, checks that it answers, opens the
 // sink, and builds the pipeline.
-func openPipeline(ctx context.Context, cfg config.Config, cred *azureCredential, stdout io.Writer) (*opened, error) {
+func openPipeline(ctx context.Context, cfg config.Config, geo *detect.Geo, cred *azureCredential, stdout io.Writer) (*opened, error) {
 	st, closeStore, err := openStore(ctx, cfg, cred)
 	if err != nil {
 		return nil, err
@@ -95,7 +103,7 @@ func openPipeline(ctx context.Context, cfg config.Config, cred *azureCredential,
 		closeStore()
 		return nil, err
 	}
-	o := options(cfg)
+	o := options(cfg, geo)
 	o.Lateness = cfg.Lateness
 	o.FutureSkew = time.Hour
 	return &opened{proc: pipeline.New(st, out, o), close: func() { closeSink(); closeStore() }}, nil

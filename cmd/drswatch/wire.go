@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/text/language/display"
 
 	"github.com/drswatch/drswatch/detect"
+	"github.com/drswatch/drswatch/geoip"
 	"github.com/drswatch/drswatch/internal/config"
 	"github.com/drswatch/drswatch/pipeline"
 )
@@ -46,14 +48,60 @@ func pseudonymizer(key string) func(string) string {
 	}
 }
 
-// options builds the pipeline options from validated configuration.
-func options(c config.Config) pipeline.Options {
+// openGeo opens the GeoIP databases the configuration names and returns the
+// location sources for the pipeline and a func closing them. A database that
+// is missing, unreadable or of the wrong type is an error naming its
+// setting, returned before any batch is read.
+func openGeo(c config.Config) (*detect.Geo, func(), error) {
+	geo := &detect.Geo{CountryName: countryName}
+	var dbs []*geoip.DB
+	closeAll := func() {
+		for _, db := range dbs {
+			db.Close()
+		}
+	}
+	for _, s := range []struct {
+		setting, path string
+		kind          geoip.Kind
+	}{
+		{config.EnvGeoIPCityDB, c.GeoIPCityDB, geoip.KindCity},
+		{config.EnvGeoIPASNDB, c.GeoIPASNDB, geoip.KindASN},
+	} {
+		if s.path == "" {
+			continue
+		}
+		db, err := geoip.Open(s.path, s.kind)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("%s: %w", s.setting, err)
+		}
+		dbs = append(dbs, db)
+		if s.kind == geoip.KindCity {
+			geo.City = db.City
+		} else {
+			geo.ASOrganization = db.ASOrganization
+		}
+	}
+	return geo, closeAll, nil
+}
+
+// geoSource names where the alert's location columns come from.
+func geoSource(geo *detect.Geo) string {
+	if geo != nil && geo.City != nil {
+		return detect.GeoSourceGeoIP
+	}
+	return detect.GeoSourceEntra
+}
+
+// options builds the pipeline options from validated configuration and the
+// opened location sources.
+func options(c config.Config, geo *detect.Geo) pipeline.Options {
 	rule := detect.DefaultRule()
 	rule.AppID, rule.ResourceID, rule.Window = c.AppID, c.ResourceID, c.Window
 	rule.MinAddresses, rule.MinEvents = c.MinAddresses, c.MinEvents
 	return pipeline.Options{
 		Rule:         rule,
-		Geo:          &detect.Geo{CountryName: countryName},
+		Geo:          geo,
 		Pseudonymize: pseudonymizer(c.PseudonymizeKey),
 	}
 }

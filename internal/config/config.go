@@ -45,6 +45,8 @@ const (
 	EnvLogLevel        = "DRSWATCH_LOG_LEVEL"
 	EnvMaxBody         = "DRSWATCH_MAX_BODY_BYTES"
 	EnvAzureClientID   = "AZURE_CLIENT_ID"
+	EnvGeoIPCityDB     = "DRSWATCH_GEOIP_CITY_DB"
+	EnvGeoIPASNDB      = "DRSWATCH_GEOIP_ASN_DB"
 )
 
 // Settings lists every environment variable the Go code reads, in README order.
@@ -68,6 +70,8 @@ var Settings = []Setting{
 	{EnvLogLevel, false, "info", "Log level: `debug`, `info`, `warn` or `error`."},
 	{EnvMaxBody, false, "67108864", "Largest invocation body `serve` accepts, in bytes; larger ones get 413."},
 	{EnvAzureClientID, false, "", "Client id of a user-assigned managed identity (read by azidentity); unset for the system-assigned one."},
+	{EnvGeoIPCityDB, false, "", "MaxMind DB file (GeoLite2/GeoIP2 City or Country, or a compatible MMDB) that fills SourceCities, SourceRegions and SourceCountries as Elastic's geoip processor does (`GeoSource` `geoip`); unset: Entra's location (`GeoSource` `entra`). Relative to the working directory (the app root under the Functions host)."},
+	{EnvGeoIPASNDB, false, "", "MaxMind DB file (GeoLite2/GeoIP2 ASN) that fills SourceAsOrganizations; unset: the column stays empty. Relative to the working directory."},
 }
 
 // Config is drswatch's validated configuration.
@@ -91,6 +95,8 @@ type Config struct {
 	PseudonymizeKey string
 	LogLevel        string
 	MaxBodyBytes    int64
+	GeoIPCityDB     string // path of the city database, "" for none
+	GeoIPASNDB      string // path of the ASN database, "" for none
 }
 
 // Load reads the configuration through getenv (os.Getenv in production) and
@@ -140,6 +146,8 @@ func Load(getenv func(string) string, defaultState string) (Config, error) {
 		PseudonymizeKey: getenv(EnvPseudonymizeKey),
 		LogLevel:        strings.ToLower(get(EnvLogLevel, "info")),
 		MaxBodyBytes:    integer(EnvMaxBody, "67108864", 1024),
+		GeoIPCityDB:     get(EnvGeoIPCityDB, ""),
+		GeoIPASNDB:      get(EnvGeoIPASNDB, ""),
 	}
 	if p := get(EnvPort, "8080"); p != "" {
 		n, err := strconv.Atoi(p)

@@ -83,7 +83,7 @@ func FuzzKeys(f *testing.F) {
 		sc := bufio.NewScanner(strings.NewReader(string(b)))
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
-			detect.SplitBody(sc.Bytes(), func(raw []byte) {
+			detect.ScanBody(sc.Bytes(), detect.Prefilter{}, func(raw []byte) {
 				if r, skip := detect.DecodeRecord(raw); skip == detect.SkipNone {
 					f.Add(r.UPN, r.SessionID, r.Timestamp.UnixMilli(), int64(2), r.ID)
 				}

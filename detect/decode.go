@@ -1,0 +1,240 @@
+package detect
+
+import (
+	"unicode/utf8"
+
+	"github.com/drswatch/drswatch/internal/jsonbytes"
+)
+
+// Keys the rule and the alert read: top level, and under properties. Values
+// of other keys are validated and skipped, never built.
+var (
+	rootKeys = map[string]bool{
+		"category": true, "time": true, "created_date_time": true,
+		"identity": true, "location": true, "properties": true,
+	}
+	propKeys = map[string]bool{
+		"id": true, "user_type": true, "user_principal_name": true, "ipaddress": true,
+		"ip_address": true, "app_id": true, "resource_id": true, "session_id": true,
+		"device_detail": true, "status": true, "user_display_name": true,
+		"unique_token_identifier": true, "location": true, "authentication_protocol": true,
+		"authentication_requirement": true, "is_interactive": true, "incoming_token_type": true,
+		"token_protection_status_details": true, "app_display_name": true,
+		"resource_display_name": true, "app_owner_tenant_id": true,
+		"resource_owner_tenant_id": true, "conditional_access_status": true,
+		"risk_state": true, "risk_level_aggregated": true, "user_agent": true,
+	}
+)
+
+// keep says which parts of a value the decoder builds into nodes.
+type keep uint8
+
+const (
+	keepNone  keep = iota // validate only
+	keepAll               // the whole value
+	keepRoot              // a record: the members named in rootKeys, properties by keepProps
+	keepProps             // properties: the members named in propKeys
+)
+
+// member returns what to keep of the value of key (renamed) in an object
+// kept by k.
+func (k keep) member(key string) keep {
+	switch k {
+	case keepRoot:
+		if key == "properties" {
+			return keepProps
+		}
+		if rootKeys[key] {
+			return keepAll
+		}
+		return keepNone
+	case keepProps:
+		if propKeys[key] {
+			return keepAll
+		}
+		return keepNone
+	}
+	return k
+}
+
+// parseRecord parses one record (the whole of raw) as the pipeline reads
+// it: the tree of the members the rule reads, keys renamed to snake case, a
+// later key winning over an earlier one that renames the same. The whole
+// record is validated, as encoding/json's decoder validates it, and in the
+// same order: the first fault in the text decides between errTooDeep (a
+// value nested deeper than jsonbytes.MaxDepth) and a syntax error. A root
+// that is not an object is validated and returned without its content.
+//
+// It is the only record decoder: nothing is decoded twice, and no input
+// takes another path. Its reference in the tests is encoding/json's
+// decoder (parseNodeRef in ref_test.go).
+func parseRecord(raw []byte) (node, error) {
+	i := jsonbytes.Space(raw, 0)
+	k := keepRoot
+	if i < len(raw) && raw[i] != '{' {
+		k = keepNone
+	}
+	return parseWhole(raw, i, k)
+}
+
+// parseNode parses one JSON value (the whole of raw) into a tree of all of
+// it, validated as parseRecord validates a record.
+func parseNode(raw []byte) (node, error) {
+	return parseWhole(raw, 0, keepAll)
+}
+
+// errTooDeep is the error of a value nested deeper than jsonbytes.MaxDepth.
+var errTooDeep = jsonbytes.ErrTooDeep
+
+func parseWhole(raw []byte, i int, k keep) (node, error) {
+	n, end, err := parseValue(raw, i, 0, k)
+	if err != nil {
+		return node{}, err
+	}
+	if jsonbytes.Space(raw, end) != len(raw) {
+		return node{}, jsonbytes.ErrSyntax
+	}
+	return n, nil
+}
+
+// parseValue parses the value at b[i], at the given depth (the record is
+// at 0), keeping what k says, and returns the index after it. Like
+// encoding/json's decoder, it refuses a value past the depth limit before
+// reading it.
+func parseValue(b []byte, i, depth int, k keep) (node, int, error) {
+	if depth > jsonbytes.MaxDepth {
+		return node{}, 0, errTooDeep
+	}
+	i = jsonbytes.Space(b, i)
+	if i >= len(b) {
+		return node{}, 0, jsonbytes.ErrSyntax
+	}
+	switch c := b[i]; {
+	case c == '{':
+		return parseObject(b, i, depth, k)
+	case c == '[':
+		return parseArray(b, i, depth, k)
+	case c == '"':
+		end, escaped, err := jsonbytes.CheckString(b, i)
+		if err != nil || k == keepNone {
+			return node{}, end, err
+		}
+		return node{kind: kindString, str: stringValue(b[i:end], escaped)}, end, nil
+	case c == '-' || c >= '0' && c <= '9':
+		end, err := jsonbytes.NumberEnd(b, i)
+		if err != nil || k == keepNone {
+			return node{}, end, err
+		}
+		return node{kind: kindNumber, str: string(b[i:end])}, end, nil
+	default:
+		end, err := jsonbytes.LiteralEnd(b, i)
+		if err != nil || k == keepNone {
+			return node{}, end, err
+		}
+		switch c {
+		case 't':
+			return node{kind: kindBool, truth: true}, end, nil
+		case 'f':
+			return node{kind: kindBool}, end, nil
+		}
+		return node{kind: kindNull}, end, nil
+	}
+}
+
+// stringValue returns the value of the checked JSON string s.
+func stringValue(s []byte, escaped bool) string {
+	if !escaped && utf8.Valid(s) {
+		return string(s[1 : len(s)-1])
+	}
+	v, _ := jsonbytes.Unquote(nil, s)
+	return string(v)
+}
+
+func parseObject(b []byte, i, depth int, k keep) (node, int, error) {
+	var out node
+	if k != keepNone {
+		out = node{kind: kindObject, obj: map[string]node{}}
+	}
+	i = jsonbytes.Space(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return out, i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return node{}, 0, jsonbytes.ErrSyntax
+		}
+		kend, escaped, err := jsonbytes.CheckString(b, i)
+		if err != nil {
+			return node{}, 0, err
+		}
+		// encoding/json reads the key, then refuses the value by its
+		// depth before looking for the colon.
+		if depth+1 > jsonbytes.MaxDepth {
+			return node{}, 0, errTooDeep
+		}
+		mk, key := keepNone, ""
+		if k != keepNone {
+			key = snakeKey(stringValue(b[i:kend], escaped))
+			mk = k.member(key)
+		}
+		i = jsonbytes.Space(b, kend)
+		if i >= len(b) || b[i] != ':' {
+			return node{}, 0, jsonbytes.ErrSyntax
+		}
+		v, end, err := parseValue(b, i+1, depth+1, mk)
+		if err != nil {
+			return node{}, 0, err
+		}
+		if mk != keepNone {
+			out.obj[key] = v
+		}
+		i = jsonbytes.Space(b, end)
+		if i >= len(b) {
+			return node{}, 0, jsonbytes.ErrSyntax
+		}
+		switch b[i] {
+		case ',':
+			i = jsonbytes.Space(b, i+1)
+		case '}':
+			return out, i + 1, nil
+		default:
+			return node{}, 0, jsonbytes.ErrSyntax
+		}
+	}
+}
+
+func parseArray(b []byte, i, depth int, k keep) (node, int, error) {
+	var out node
+	if k != keepNone {
+		out = node{kind: kindArray}
+		k = keepAll // the elements of a kept array (properties as an array too)
+	}
+	i = jsonbytes.Space(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return out, i + 1, nil
+	}
+	if i >= len(b) || b[i] == '}' {
+		return node{}, 0, jsonbytes.ErrSyntax
+	}
+	for {
+		v, end, err := parseValue(b, i, depth+1, k)
+		if err != nil {
+			return node{}, 0, err
+		}
+		if k != keepNone {
+			out.arr = append(out.arr, v)
+		}
+		i = jsonbytes.Space(b, end)
+		if i >= len(b) {
+			return node{}, 0, jsonbytes.ErrSyntax
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case ']':
+			return out, i + 1, nil
+		default:
+			return node{}, 0, jsonbytes.ErrSyntax
+		}
+	}
+}
