@@ -2,18 +2,23 @@
 # commands a newcomer runs; everything they need is installed here.
 GO      ?= go
 BIN     := bin/drswatch
+DEV     := bin/drswatch-dev
 NPM_OK  := node_modules/.package-lock.json
 FUZZTIME ?= 5s
 # Beside every checkout (read-only): references, the Bicep type checker, fixtures.
 SHARED  ?= ../shared
 BICEPCHECK := $(SHARED)/tools/bicepcheck
 
-.PHONY: all build demo test test-go bicep-check fuzz bench soak package tools clean
+.PHONY: all build dev demo test test-go bicep-check fuzz bench soak package tools clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/drswatch
+
+# The developer command (gen, bench): never part of the package.
+dev: build
+	$(GO) build -o $(DEV) ./internal/cmd/drswatch-dev
 
 # Replays the bundled sample (one phishing session among ordinary traffic)
 # with the embedded in-memory store and prints its alert.
@@ -58,11 +63,11 @@ bicep-check:
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
 
-bench: tools build
-	./$(BIN) bench
+bench: tools dev
+	./$(DEV) bench -bin $(BIN)
 
-soak: tools build
-	$(GO) test -count=1 -run 'TestSoak' -timeout 30m -v ./cmd/drswatch -args -soak
+soak: tools
+	$(GO) test -count=1 -run 'TestSoak' -timeout 30m -v ./e2e -args -soak
 
 package:
 	rm -rf dist && mkdir -p dist/app

@@ -2,6 +2,7 @@ package handler_test
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -10,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/handler"
-	"github.com/drswatch/drswatch/store/memstore"
+	"github.com/drswatch/drswatch/internal/testenv"
 )
 
 const mib = 1 << 20
@@ -51,22 +52,25 @@ func TestHostileBodySize(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newBed(t, memstore.New())
+			p := &recordingProcessor{}
+			logs := &testenv.LogBuffer{}
+			h := handler.New(p, slog.New(slog.NewJSONHandler(logs, nil)), handler.Options{})
 			body := &countingReader{n: 100 * mib}
 			req := httptest.NewRequest(http.MethodPost, "/"+handler.FunctionSignIns, body)
 			req.ContentLength = tc.contentLength
 			rec := httptest.NewRecorder()
 			alloc := totalAlloc()
-			b.h.ServeHTTP(rec, req)
+			h.ServeHTTP(rec, req)
 			allocated := totalAlloc() - alloc
 			require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
 			require.Contains(t, rec.Body.String(), "body over 67108864 bytes rejected")
 			require.LessOrEqual(t, body.read, tc.maxRead, "bytes read")
 			t.Logf("read %d MiB, allocated %d MiB", body.read/mib, allocated/mib)
-			require.Less(t, allocated, uint64(max(3*allocSlack*tc.maxRead, mib)), "memory bounded by the cap")
-			lines := b.logs.lines(t, "invocation body too large")
+			require.Less(t, allocated, uint64(max(3*testenv.AllocSlack*tc.maxRead, mib)), "memory bounded by the cap")
+			lines := logs.Lines(t, "invocation body too large")
 			require.Len(t, lines, 1)
 			require.Equal(t, float64(64*mib), lines[0]["limit_bytes"])
+			require.Empty(t, p.events, "nothing reached the pipeline")
 		})
 	}
 }

@@ -17,37 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/handler"
+	"github.com/drswatch/drswatch/internal/fixture"
+	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/pipeline"
-	"github.com/drswatch/drswatch/store/memstore"
 )
-
-// hostResponse is the custom handler answer as the host parses it.
-type hostResponse struct {
-	Outputs     map[string]any `json:"Outputs"`
-	Logs        []string       `json:"Logs"`
-	ReturnValue any            `json:"ReturnValue"`
-}
-
-// post sends an invocation the way the host does (chunked, without
-// Content-Length: functions-host-contract.md, "The request") and checks the
-// answer is always a JSON custom handler response.
-func post(t *testing.T, h http.Handler, function string, body []byte) (int, hostResponse) {
-	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/"+function, bytes.NewReader(body))
-	req.ContentLength, req.TransferEncoding = -1, []string{"chunked"}
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("X-Azure-Functions-InvocationId", "0f6e9c1a-1d2b-4c3d-8e4f-5a6b7c8d9e0f")
-	req.Header.Set("User-Agent", "Azure-Functions-Host/4.1037.0")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	require.Equal(t, "application/json", rec.Header().Get("Content-Type"), "content type")
-	var resp hostResponse
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp), "body %q", rec.Body.String())
-	require.NotNil(t, resp.Outputs, "Outputs must be an object, never null")
-	require.NotNil(t, resp.Logs, "Logs must be an array")
-	require.Contains(t, rec.Body.String(), `"ReturnValue":null`)
-	return rec.Code, resp
-}
 
 func readFixture(t *testing.T, name string) []byte {
 	t.Helper()
@@ -67,42 +40,6 @@ func demoBodies(t *testing.T) [][]byte {
 		out = append(out, l)
 	}
 	return out[len(out)-5:]
-}
-
-// envelope builds an invocation exactly as the host does for an Event Hubs
-// trigger with cardinality many: Data.events is a JSON string holding a JSON
-// array, of body strings with dataType string and of parsed bodies without.
-func envelope(t *testing.T, bodies [][]byte, dataTypeString bool) []byte {
-	t.Helper()
-	var arr []byte
-	var err error
-	if dataTypeString {
-		ss := make([]string, len(bodies))
-		for i, b := range bodies {
-			ss[i] = string(b)
-		}
-		arr, err = json.Marshal(ss)
-	} else {
-		rs := make([]json.RawMessage, len(bodies))
-		for i, b := range bodies {
-			rs[i] = b
-		}
-		arr, err = json.Marshal(rs)
-	}
-	require.NoError(t, err)
-	inv := map[string]any{
-		"Data": map[string]any{"events": string(arr)},
-		"Metadata": map[string]any{
-			"PartitionContext":        map[string]any{"EventHubName": "entra-signins", "ConsumerGroup": "drswatch", "PartitionId": "0"},
-			"TriggerPartitionContext": map[string]any{"EventHubName": "entra-signins", "ConsumerGroup": "drswatch", "PartitionId": "0"},
-			"SequenceNumberArray":     "[1,2]",
-			"OffsetStringArray":       `["4294967296","4294969344"]`,
-			"RetryContext":            map[string]any{"RetryCount": 0, "MaxRetryCount": -1, "Exception": nil},
-		},
-	}
-	out, err := json.Marshal(inv)
-	require.NoError(t, err)
-	return out
 }
 
 // recordingProcessor is a hand-written fake that keeps the events it got.
@@ -127,7 +64,7 @@ func TestEnvelopeForms(t *testing.T) {
 	for i, b := range bodies {
 		want[i] = compact(t, b)
 	}
-	dataString := envelope(t, bodies, true)
+	dataString := fixture.Invocation(bodies)
 	// An older host encodes the whole value once more.
 	var inv map[string]map[string]any
 	require.NoError(t, json.Unmarshal(dataString, &inv))
@@ -142,14 +79,14 @@ func TestEnvelopeForms(t *testing.T) {
 		{"recorded dataType string", readFixture(t, "invocation-datatype-string.json")},
 		{"recorded without dataType", readFixture(t, "invocation-datatype-object.json")},
 		{"built dataType string", dataString},
-		{"built without dataType", envelope(t, bodies, false)},
+		{"built without dataType", fixture.InvocationParsed(bodies)},
 		{"string encoded twice", overEncoded},
 		{"array not string encoded", rawArray},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &recordingProcessor{}
-			code, resp := post(t, handler.New(p, nil, handler.Options{}), handler.FunctionSignIns, tc.body)
+			code, resp := testenv.Invoke(t, handler.New(p, nil, handler.Options{}), handler.FunctionSignIns, tc.body)
 			require.Equal(t, http.StatusOK, code, "logs %v", resp.Logs)
 			require.Len(t, p.events, len(want))
 			for i, ev := range p.events {
@@ -161,7 +98,7 @@ func TestEnvelopeForms(t *testing.T) {
 
 func TestRecordedMetadataGivesEnqueuedTimes(t *testing.T) {
 	p := &recordingProcessor{}
-	code, _ := post(t, handler.New(p, nil, handler.Options{}), handler.FunctionSignIns, readFixture(t, "invocation-datatype-string.json"))
+	code, _ := testenv.Invoke(t, handler.New(p, nil, handler.Options{}), handler.FunctionSignIns, readFixture(t, "invocation-datatype-string.json"))
 	require.Equal(t, http.StatusOK, code)
 	require.Len(t, p.events, 5)
 	for i, ev := range p.events {
@@ -190,7 +127,7 @@ func TestMalformedInvocations(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &recordingProcessor{}
-			code, resp := post(t, handler.New(p, nil, handler.Options{MaxBodyBytes: 1024}), handler.FunctionSignIns, tc.body)
+			code, resp := testenv.Invoke(t, handler.New(p, nil, handler.Options{MaxBodyBytes: 1024}), handler.FunctionSignIns, tc.body)
 			require.Equal(t, tc.code, code, "logs %v", resp.Logs)
 			require.Empty(t, p.events)
 			require.NotEmpty(t, resp.Logs)
@@ -200,14 +137,14 @@ func TestMalformedInvocations(t *testing.T) {
 
 func TestEmptyBatch(t *testing.T) {
 	p := &recordingProcessor{}
-	code, _ := post(t, handler.New(p, nil, handler.Options{}), handler.FunctionSignIns, []byte(`{"Data":{"events":"[]"},"Metadata":{}}`))
+	code, _ := testenv.Invoke(t, handler.New(p, nil, handler.Options{}), handler.FunctionSignIns, []byte(`{"Data":{"events":"[]"},"Metadata":{}}`))
 	require.Equal(t, http.StatusOK, code)
 	require.Empty(t, p.events)
 }
 
 func TestSweepTimerInvocation(t *testing.T) {
 	p := &recordingProcessor{}
-	code, resp := post(t, handler.New(p, nil, handler.Options{}), handler.FunctionSweep, readFixture(t, "invocation-timer.json"))
+	code, resp := testenv.Invoke(t, handler.New(p, nil, handler.Options{}), handler.FunctionSweep, readFixture(t, "invocation-timer.json"))
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, 1, p.sweeps)
 	require.True(t, strings.Contains(resp.Logs[0], "sweep"), "logs %v", resp.Logs)
@@ -244,10 +181,11 @@ func TestRecordedInvocationsCarryTheHostsMetadata(t *testing.T) {
 				"SequenceNumberArray", "EnqueuedTimeUtcArray", "RetryContext"} {
 				require.Contains(t, inv.Metadata, k)
 			}
-			b := newBed(t, memstore.New())
-			code, resp := post(t, b.h, handler.FunctionSignIns, body)
+			logs := &testenv.LogBuffer{}
+			h := handler.New(&recordingProcessor{}, slog.New(slog.NewJSONHandler(logs, nil)), handler.Options{})
+			code, resp := testenv.Invoke(t, h, handler.FunctionSignIns, body)
 			require.Equal(t, http.StatusOK, code, "logs %v", resp.Logs)
-			lines := b.logs.lines(t, "batch processed")
+			lines := logs.Lines(t, "batch processed")
 			require.Len(t, lines, 1)
 			require.Equal(t, "3", lines[0]["partition"])
 			require.Equal(t, float64(0), lines[0]["retry_count"])
@@ -290,7 +228,7 @@ func TestAnswerSaysWhatFailed(t *testing.T) {
 				if fn == handler.FunctionSweep {
 					body = readFixture(t, "invocation-timer.json")
 				}
-				code, resp := post(t, h, fn, body)
+				code, resp := testenv.Invoke(t, h, fn, body)
 				require.Equal(t, tc.code, code)
 				require.Contains(t, resp.Logs[0], tc.failed)
 				var line map[string]any

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	gengen "github.com/drswatch/drswatch/gen"
+	"github.com/drswatch/drswatch/gen"
 	"github.com/drswatch/drswatch/internal/config"
 	"github.com/drswatch/drswatch/internal/geoiptest"
 )
@@ -41,8 +42,8 @@ var elasticGeo = []struct {
 // that Entra's own location stays in the Entra columns.
 func TestGenReplayGeoIP(t *testing.T) {
 	dbs := geoiptest.Paths(t)
-	var stderr bytes.Buffer
-	traffic := generated(t)
+	var traffic, stderr bytes.Buffer
+	genTraffic(t, &traffic)
 	env := func(k string) string {
 		switch k {
 		case config.EnvGeoIPCityDB:
@@ -54,7 +55,7 @@ func TestGenReplayGeoIP(t *testing.T) {
 	}
 	var alerts bytes.Buffer
 	stderr.Reset()
-	require.NoError(t, run(context.Background(), []string{"replay", "-quiet", "-"}, env, traffic, &alerts, &stderr), stderr.String())
+	require.NoError(t, run(context.Background(), []string{"replay", "-quiet", "-"}, env, &traffic, &alerts, &stderr), stderr.String())
 
 	n := 0
 	sc := bufio.NewScanner(&alerts)
@@ -107,8 +108,10 @@ func TestGenReplayGeoIP(t *testing.T) {
 	require.GreaterOrEqual(t, n, 12, "alerts")
 
 	// The same traffic without the settings: Entra's location, flagged so.
+	var again bytes.Buffer
+	genTraffic(t, &again)
 	alerts.Reset()
-	require.NoError(t, run(context.Background(), []string{"replay", "-quiet", "-"}, noEnv, generated(t), &alerts, &stderr), stderr.String())
+	require.NoError(t, run(context.Background(), []string{"replay", "-quiet", "-"}, noEnv, &again, &alerts, &stderr), stderr.String())
 	sc = bufio.NewScanner(&alerts)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -124,22 +127,15 @@ func TestGenReplayGeoIP(t *testing.T) {
 	}
 }
 
-// generated returns NDJSON traffic with 12 planted phishing sessions; its
-// addresses are in the documentation ranges the test databases cover.
-func generated(t *testing.T) *bytes.Buffer {
+// genTraffic writes what `drswatch-dev gen -seed 11 -bodies 200
+// -match-share 0.01 -attacks 12` writes.
+func genTraffic(t *testing.T, w io.Writer) {
 	t.Helper()
-	g := gengen.New(gengen.Config{Seed: 11, Bodies: 200, MatchShare: 0.01, Attacks: 12, Redeliver: -1})
-	var b bytes.Buffer
-	for {
-		body, ok := g.Next()
-		if !ok {
-			break
-		}
-		b.Write(body)
-		b.WriteByte('\n')
-	}
-	return &b
+	_, err := gen.New(gen.Config{Seed: 11, Bodies: 200, MatchShare: 0.01, Attacks: 12}).WriteNDJSON(w)
+	require.NoError(t, err)
 }
+
+func noEnv(string) string { return "" }
 
 // TestGeoIPSettingsStopAtStart: a database that is missing, unreadable or
 // of the wrong type stops replay and serve before any input is read, with a

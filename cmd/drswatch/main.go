@@ -3,8 +3,9 @@
 //
 //	drswatch replay [flags] FILE...   run the detector over files of Event Hub bodies
 //	drswatch serve                    the Azure Functions custom handler
-//	drswatch gen [flags]              generate realistic sign-in traffic
-//	drswatch bench [flags]            measure throughput, latency, storage calls and memory
+//
+// The traffic generator and the benchmark are developer tools, in
+// internal/cmd/drswatch-dev; they are not part of this binary.
 package main
 
 import (
@@ -22,8 +23,6 @@ const usage = `drswatch: OAuth phishing detector for Microsoft Entra ID (MAB -> 
 Usage:
   drswatch replay [flags] FILE...   replay Event Hub bodies (NDJSON, '-' for stdin); alerts on stdout
   drswatch serve                    Azure Functions custom handler on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT
-  drswatch gen [flags]              write generated sign-in traffic (NDJSON) to stdout
-  drswatch bench [flags]            the benchmark table of BENCHMARKS.md (make bench)
   drswatch help                     this text
 
 Run 'drswatch COMMAND -h' for a command's flags. Settings are environment
@@ -59,10 +58,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return replay(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "serve":
 		return serve(ctx, args[1:], getenv, stdout, stderr)
-	case "gen":
-		return gen(args[1:], stdout, stderr)
-	case "bench":
-		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

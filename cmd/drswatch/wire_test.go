@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/handler"
+	"github.com/drswatch/drswatch/internal/testenv"
 )
 
 // TestLoggerSplitsByLevel: info and debug lines on stdout, warn and error
@@ -50,7 +51,7 @@ func TestLoggerSplitsByLevel(t *testing.T) {
 // ready and why; then it returns the value, and open is not called again.
 func TestLazyRetriesUntilOpen(t *testing.T) {
 	var calls atomic.Int32
-	l := openLazy(t.Context(), slog.New(slog.NewJSONHandler(&lockedBuffer{}, nil)), "state store",
+	l := openLazy(t.Context(), slog.New(slog.NewJSONHandler(&testenv.LogBuffer{}, nil)), "state store",
 		func(context.Context) (int, error) {
 			if calls.Add(1) < 3 {
 				return 0, errors.New("403 AuthorizationPermissionMismatch")

@@ -1,7 +1,7 @@
 // Package bench measures drswatch on generated traffic and prints one table:
 // every figure next to its baseline measured in the same run on the same
 // data, the ratio between them, the target and whether it is met. It is the
-// code behind `drswatch bench` (`make bench`); see BENCHMARKS.md.
+// code behind `drswatch-dev bench` (`make bench`); see BENCHMARKS.md.
 //
 // Per-core figures run with GOMAXPROCS 1 (in process) or GOMAXPROCS=1 (child
 // processes), so a second core neither helps the code under test nor its
@@ -38,15 +38,18 @@ type Config struct {
 	// ReplayBytes of the NDJSON file replayed by `drswatch replay` and by the
 	// naive handler.
 	ReplayBytes int64
-	// RSSBytes streamed through `drswatch gen | drswatch replay -` for peak RSS.
+	// RSSBytes streamed through `drswatch-dev gen | drswatch replay -` for peak RSS.
 	RSSBytes int64
 	// Batches POSTed to the handler per store (100 events of 50 records).
 	Batches int
 	// Rounds of each timed comparison; the median is reported.
 	Rounds int
 	// Binary is the drswatch executable run as a child process (replay,
-	// peak RSS); default: this executable.
+	// peak RSS); default: drswatch in this executable's directory.
 	Binary string
+	// Gen is the executable whose gen command feeds the peak RSS replay;
+	// default: this executable (drswatch-dev).
+	Gen string
 	// TempDir holds the replay file; default os.TempDir().
 	TempDir string
 	// Azurite: "" starts one from node_modules (skipped if missing), "off"
@@ -167,13 +170,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r := &Report{Machine: machine()}
 	logf := func(format string, a ...any) { fmt.Fprintf(cfg.Log, "bench: "+format+"\n", a...) }
 
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("bench: find this executable: %w", err)
+	}
 	bin := cfg.Binary
 	if bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("bench: find the drswatch binary: %w", err)
-		}
-		bin = exe
+		bin = filepath.Join(filepath.Dir(exe), "drswatch")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("bench: the drswatch binary (make build, or -bin): %w", err)
+	}
+	if cfg.Gen == "" {
+		cfg.Gen = exe
 	}
 	// First, while this process is small: a child's Maxrss also counts the
 	// memory of the process it was started from.
@@ -439,10 +448,10 @@ func maxRSS(ps *os.ProcessState) int64 {
 	return 0
 }
 
-// peakRSS streams `drswatch gen -size N | drswatch replay -` and reads the
-// replay process's peak resident set size.
+// peakRSS streams `drswatch-dev gen -size N | drswatch replay -` and reads
+// the replay process's peak resident set size.
 func (r *Report) peakRSS(ctx context.Context, cfg Config, bin string) error {
-	gcmd := exec.CommandContext(ctx, bin, "gen", "-seed", fmt.Sprint(cfg.Seed), "-size", fmt.Sprintf("%dB", cfg.RSSBytes))
+	gcmd := exec.CommandContext(ctx, cfg.Gen, "gen", "-seed", fmt.Sprint(cfg.Seed), "-size", fmt.Sprintf("%dB", cfg.RSSBytes))
 	pipe, err := gcmd.StdoutPipe()
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
@@ -460,7 +469,7 @@ func (r *Report) peakRSS(ctx context.Context, cfg Config, bin string) error {
 	const limit = 64 << 20
 	r.Rows = append(r.Rows, Row{fmt.Sprintf("peak RSS, replay of %.1f GB (streamed from gen)", float64(cfg.RSSBytes)/1e9),
 		fmt.Sprintf("%.1f MiB", float64(rss)/(1<<20)), "", "", "< 64 MiB", status(rss > 0 && rss < limit)})
-	r.Notes = append(r.Notes, fmt.Sprintf("peak RSS: `drswatch gen -size %dB | drswatch replay --quiet -`, peak of the replay process (its VmHWM polled every 5 ms, capped by Maxrss from wait4, which is an upper bound: it also counts the bench process it was started from) (%s, limited by gen's speed)",
+	r.Notes = append(r.Notes, fmt.Sprintf("peak RSS: `drswatch-dev gen -size %dB | drswatch replay --quiet -`, peak of the replay process (its VmHWM polled every 5 ms, capped by Maxrss from wait4, which is an upper bound: it also counts the bench process it was started from) (%s, limited by gen's speed)",
 		cfg.RSSBytes, d.Round(100*time.Millisecond)))
 	return nil
 }

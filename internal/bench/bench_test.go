@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/drswatch/drswatch/gen"
 	"github.com/drswatch/drswatch/handler"
+	"github.com/drswatch/drswatch/internal/fixture"
 	"github.com/drswatch/drswatch/pipeline"
 	"github.com/drswatch/drswatch/store/memstore"
 )
@@ -39,10 +37,7 @@ func TestEnvelopeThroughHandler(t *testing.T) {
 	for b, ok := g.Next(); ok; b, ok = g.Next() {
 		bodies = append(bodies, b)
 	}
-	env, err := Envelope(bodies, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := fixture.InvocationAt(bodies, time.Now())
 	proc := &resultProc{Processor: pipeline.New(memstore.New(), &timedSink{sent: new(atomic.Int64)}, pipeline.Options{})}
 	rec := httptest.NewRecorder()
 	handler.New(proc, nil, handler.Options{}).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/"+handler.FunctionSignIns, bytes.NewReader(env)))
@@ -71,20 +66,4 @@ func TestNaiveReplaySelectsMatches(t *testing.T) {
 	if n == 0 || n > st.Matching {
 		t.Fatalf("naiveReplay selected %d of %d MAB -> DRS records", n, st.Matching)
 	}
-}
-
-// TestDeployedBatchIsHostJSON keeps the benchmark's deployed batch size equal
-// to the maxEventBatchSize drswatch ships in host.json.
-func TestDeployedBatchIsHostJSON(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "host.json"))
-	require.NoError(t, err)
-	var host struct {
-		Extensions struct {
-			EventHubs struct {
-				MaxEventBatchSize int `json:"maxEventBatchSize"`
-			} `json:"eventHubs"`
-		} `json:"extensions"`
-	}
-	require.NoError(t, json.Unmarshal(b, &host))
-	require.Equal(t, DeployedBatch, host.Extensions.EventHubs.MaxEventBatchSize)
 }

@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/drswatch/drswatch/gen"
 	"github.com/drswatch/drswatch/handler"
+	"github.com/drswatch/drswatch/internal/fixture"
 	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/pipeline"
 	"github.com/drswatch/drswatch/store/memstore"
@@ -142,10 +142,7 @@ func (r *Report) handler(ctx context.Context, cfg Config, storeName string, even
 			bodies = append(bodies, b)
 		}
 		now := time.Now()
-		env, err := Envelope(bodies, now)
-		if err != nil {
-			return err
-		}
+		env := fixture.InvocationAt(bodies, now)
 		bytesSent += int64(len(env))
 		var r0, w0 int64
 		if calls != nil {
@@ -238,31 +235,3 @@ func pct(s []time.Duration, p int) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
-
-// Envelope builds the invocation the Functions host POSTs for an Event Hubs
-// trigger with cardinality many and dataType string: Data.events is a JSON
-// string holding a JSON array of body strings; the metadata carries the
-// enqueued times.
-func Envelope(bodies [][]byte, enqueued time.Time) ([]byte, error) {
-	ss := make([]string, len(bodies))
-	times := make([]string, len(bodies))
-	for i, b := range bodies {
-		ss[i] = string(b)
-		times[i] = enqueued.UTC().Format(time.RFC3339Nano)
-	}
-	arr, err := json.Marshal(ss)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := json.Marshal(times)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(map[string]any{
-		"Data": map[string]any{"events": string(arr)},
-		"Metadata": map[string]any{
-			"PartitionContext":     map[string]any{"EventHubName": "entra-signins", "ConsumerGroup": "drswatch", "PartitionId": "0"},
-			"EnqueuedTimeUtcArray": string(ts),
-		},
-	})
-}

@@ -1,9 +1,6 @@
 package config_test
 
 import (
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -82,40 +79,4 @@ func TestLoad(t *testing.T) {
 			tc.check(t, c)
 		})
 	}
-}
-
-// TestSettingsAreDocumented keeps the README's configuration table in step
-// with the settings the code reads.
-func TestSettingsAreDocumented(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	require.NoError(t, err)
-	readme := string(b)
-	for _, s := range config.Settings {
-		require.Contains(t, readme, "| `"+s.Name+"` |", "README configuration table lacks %s", s.Name)
-	}
-	// And the README documents no DRSWATCH_ setting the code does not read.
-	for _, line := range strings.Split(readme, "\n") {
-		if !strings.HasPrefix(line, "| `DRSWATCH_") {
-			continue
-		}
-		name := strings.Trim(strings.SplitN(line, "|", 3)[1], " `")
-		found := false
-		for _, s := range config.Settings {
-			found = found || s.Name == name
-		}
-		require.True(t, found, "README documents %s, which the code does not read", name)
-	}
-}
-
-// TestREADMEStartsWithTheTwoCommands: the set-up block is exactly make demo
-// and make test.
-func TestREADMEStartsWithTheTwoCommands(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	require.NoError(t, err)
-	readme := string(b)
-	i := strings.Index(readme, "```sh\n")
-	require.GreaterOrEqual(t, i, 0)
-	block := readme[i+len("```sh\n"):]
-	block = block[:strings.Index(block, "```")]
-	require.Equal(t, "make demo\nmake test\n", block)
 }

@@ -1,4 +1,4 @@
-package handler_test
+package e2e
 
 import (
 	"net/http"
@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/internal/fixture"
+	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/store/memstore"
 )
 
@@ -32,14 +33,14 @@ func TestLogsHoldNoRecordData(t *testing.T) {
 	b.sink.setDown(false)
 	b.advance(time.Hour)
 	b.sweep()
-	post(t, b.h, "SignInLogs", []byte(`{"Data":{"messages":"[]"}}`))
-	post(t, b.h, "SignInLogs", []byte(`{"Data":{"events":"[{\"userPrincipalName\":\"x@contoso.example\"`))
+	testenv.Invoke(t, b.h, "SignInLogs", []byte(`{"Data":{"messages":"[]"}}`))
+	testenv.Invoke(t, b.h, "SignInLogs", []byte(`{"Data":{"events":"[{\"userPrincipalName\":\"x@contoso.example\"`))
 	require.NotEmpty(t, b.sink.final(t))
 
 	logs := b.logs.String()
-	require.NotEmpty(t, b.logs.lines(t, "alert"))
-	require.NotEmpty(t, b.logs.lines(t, "alert delivery deferred to Sweep"))
-	require.NotEmpty(t, b.logs.lines(t, "batch failed; the host will retry it"))
+	require.NotEmpty(t, b.logs.Lines(t, "alert"))
+	require.NotEmpty(t, b.logs.Lines(t, "alert delivery deferred to Sweep"))
+	require.NotEmpty(t, b.logs.Lines(t, "batch failed; the host will retry it"))
 	for _, secret := range []string{
 		"@contoso.example", "Dora Nagy", // UPNs, display names
 		"Mozilla", "python-requests", "Edg/", // user agents

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Process-level tests: the real `drswatch serve` binary, built once, run as
 // the Functions host runs it, against Azurite.
@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand"
@@ -26,59 +25,19 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/drswatch/drswatch/detect"
 	"github.com/drswatch/drswatch/internal/fixture"
 	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/store"
 	"github.com/drswatch/drswatch/store/tablestore"
 )
 
-var soak = flag.Bool("soak", false, "run the long fault runs (make soak)")
-
-var (
-	azurite testenv.SharedAzurite
-	binary  string
-)
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	dir, err := os.MkdirTemp("", "drswatch-bin-")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "drswatch")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	stop := azurite.Start()
-	code := m.Run()
-	stop()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// lockedBuffer collects a process's stderr (its JSON log).
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 // server is one running `drswatch serve`.
 type server struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	port   int
-	log    *lockedBuffer // stdout and stderr, as they came
-	stderr *lockedBuffer
+	log    *testenv.LogBuffer // stdout and stderr, as they came
+	stderr *testenv.LogBuffer
 	done   chan struct{}
 	err    error
 }
@@ -117,12 +76,12 @@ func startServe(t *testing.T, env map[string]string, port int) *server {
 // as the host does.
 func startServeNoWait(t *testing.T, env map[string]string, port int) *server {
 	t.Helper()
-	cmd := exec.Command(binary, "serve")
+	cmd := exec.Command(binary(t, "drswatch"), "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(port)}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	s := &server{t: t, cmd: cmd, port: port, log: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	s := &server{t: t, cmd: cmd, port: port, log: &testenv.LogBuffer{}, stderr: &testenv.LogBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = s.log
 	cmd.Stderr = io.MultiWriter(s.log, s.stderr)
 	require.NoError(t, cmd.Start())
@@ -263,28 +222,6 @@ func traffic(seed int64, sessions int) [][][]byte {
 	return batches
 }
 
-// alerts reads jsonl files: every row, and the final alerts (latest
-// revision per AlertId without TimeGenerated and Revision).
-func alerts(t *testing.T, rows [][]byte) map[string]string {
-	t.Helper()
-	latest := map[string]detect.Alert{}
-	for _, r := range rows {
-		var a detect.Alert
-		require.NoError(t, json.Unmarshal(r, &a), "row %s", r)
-		if cur, ok := latest[a.AlertID]; !ok || a.Revision > cur.Revision {
-			latest[a.AlertID] = a
-		}
-	}
-	out := map[string]string{}
-	for id, a := range latest {
-		a.TimeGenerated, a.Revision = detect.Time{}, 0
-		b, err := json.Marshal(a)
-		require.NoError(t, err)
-		out[id] = string(b)
-	}
-	return out
-}
-
 func readRows(t *testing.T, paths ...string) [][]byte {
 	t.Helper()
 	var rows [][]byte
@@ -314,14 +251,12 @@ func cleanRun(t *testing.T, batches [][][]byte) map[string]string {
 		s.mustPost(bs)
 	}
 	s.kill()
-	return alerts(t, readRows(t, out))
+	return argMax(t, readRows(t, out))
 }
 
-var tableSeq int
-
-func tableEnv(t *testing.T, conn, sinkPath string) map[string]string {
+func tableEnv(conn, sinkPath string) map[string]string {
 	return map[string]string{"DRSWATCH_STATE": "table", "DRSWATCH_TABLE_CONNECTION": conn,
-		"DRSWATCH_TABLE_NAME": fmt.Sprintf("p%d%d", time.Now().UnixNano()%1e9, tableSeq), "DRSWATCH_SINK": "jsonl:" + sinkPath}
+		"DRSWATCH_TABLE_NAME": tableName("p"), "DRSWATCH_SINK": "jsonl:" + sinkPath}
 }
 
 func TestServeListensOnLoopbackOnly(t *testing.T) {
@@ -387,6 +322,7 @@ func TestSIGTERMFinishesInFlightBatch(t *testing.T) {
 	start := time.Now()
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
 	require.Eventually(t, func() bool { return strings.Contains(s.log.String(), "shutting down") }, 5*time.Second, 10*time.Millisecond)
+	shutdownGrace := loggedGrace(t, s.log)
 	_, err = net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 	require.Error(t, err, "new connections are refused once shutdown starts")
 	select {
@@ -394,7 +330,7 @@ func TestSIGTERMFinishesInFlightBatch(t *testing.T) {
 		t.Fatal("exited with a batch in flight")
 	case <-time.After(300 * time.Millisecond):
 	}
-	go func() { _, _ = bufio.NewReader(reader).WriteTo(io_Discard{}) }() // drain: the write completes
+	go func() { _, _ = bufio.NewReader(reader).WriteTo(io.Discard) }() // drain: the write completes
 	require.Equal(t, http.StatusOK, <-codes, "the in-flight batch completes")
 	select {
 	case <-s.done:
@@ -406,15 +342,28 @@ func TestSIGTERMFinishesInFlightBatch(t *testing.T) {
 	require.Contains(t, s.log.String(), `"msg":"stopped"`)
 }
 
-type io_Discard struct{}
-
-func (io_Discard) Write(p []byte) (int, error) { return len(p), nil }
+// loggedGrace is the shutdown grace period serve announces when it starts
+// shutting down (its "grace_s" log field): how long in-flight batches may
+// run after SIGTERM.
+func loggedGrace(t *testing.T, log *testenv.LogBuffer) time.Duration {
+	t.Helper()
+	for _, line := range strings.Split(log.String(), "\n") {
+		var m struct {
+			Grace *float64 `json:"grace_s"`
+		}
+		if json.Unmarshal([]byte(line), &m) == nil && m.Grace != nil {
+			require.Positive(t, *m.Grace)
+			return time.Duration(*m.Grace * float64(time.Second))
+		}
+	}
+	t.Fatalf("no grace_s in the log:\n%s", log.String())
+	return 0
+}
 
 func TestSoakTwoProcesses(t *testing.T) {
 	conn := azurite.Get(t).ConnectionString()
 	dir := t.TempDir()
-	tableSeq++
-	env := tableEnv(t, conn, "")
+	env := tableEnv(conn, "")
 	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
 	envA, envB := map[string]string{}, map[string]string{}
 	for k, v := range env {
@@ -452,12 +401,12 @@ func TestSoakTwoProcesses(t *testing.T) {
 		require.Equal(t, 1, c, "revision %s delivered %d times across the two processes", k, c)
 	}
 	want := cleanRun(t, batches)
-	require.Equal(t, want, alerts(t, rows), "final alerts (and so counts: no lost update)")
+	require.Equal(t, want, argMax(t, rows), "final alerts (and so counts: no lost update)")
 	t.Logf("%d batches to two processes: %d alerts, %d revisions", len(batches), len(want), len(rows))
 }
 
 func TestSoakKill(t *testing.T) {
-	srv := testenv.StartAzurite(t, testenv.Persistent())
+	conn := azurite.Get(t).ConnectionString()
 	n, kills := 12, 3
 	if *soak {
 		n, kills = 600, 150
@@ -466,8 +415,7 @@ func TestSoakKill(t *testing.T) {
 	r := rand.New(rand.NewSource(42))
 	dir := t.TempDir()
 	out := filepath.Join(dir, "alerts.jsonl")
-	tableSeq++
-	env := tableEnv(t, srv.ConnectionString(), out)
+	env := tableEnv(conn, out)
 	port := freePort(t)
 	s := startServe(t, env, port)
 	killed := 0
@@ -516,6 +464,6 @@ func TestSoakKill(t *testing.T) {
 		}
 	}
 	want := cleanRun(t, batches)
-	require.Equal(t, want, alerts(t, rows))
+	require.Equal(t, want, argMax(t, rows))
 	t.Logf("%d batches, %d kills: %d alerts, %d rows", len(batches), killed, len(want), len(rows))
 }

@@ -1,11 +1,11 @@
-package main
+package e2e
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -13,8 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestGenReplay generates traffic, replays it through the detector and
-// checks that the alert groups are exactly the expected ones.
+// TestGenReplay generates traffic with `drswatch-dev gen`, replays it with
+// `drswatch replay` and checks that the alert groups are exactly the
+// expected ones.
 func TestGenReplay(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -27,14 +28,17 @@ func TestGenReplay(t *testing.T) {
 			dir := t.TempDir()
 			exp := filepath.Join(dir, "expected.jsonl")
 			var traffic, stderr bytes.Buffer
-			err := run(context.Background(), append([]string{"gen", "-expected", exp}, tc.args...), noEnv, nil, &traffic, &stderr)
-			require.NoError(t, err, stderr.String())
+			gen := exec.Command(binary(t, "drswatch-dev"), append([]string{"gen", "-expected", exp}, tc.args...)...)
+			gen.Stdout, gen.Stderr = &traffic, &stderr
+			require.NoError(t, gen.Run(), stderr.String())
 			require.Contains(t, stderr.String(), "expected alert groups")
 
 			var alerts bytes.Buffer
 			stderr.Reset()
-			err = run(context.Background(), []string{"replay", "-quiet", "-"}, noEnv, &traffic, &alerts, &stderr)
-			require.NoError(t, err, stderr.String())
+			replay := exec.Command(binary(t, "drswatch"), "replay", "-quiet", "-")
+			replay.Env = []string{"PATH=" + os.Getenv("PATH")} // no DRSWATCH_ settings: the defaults
+			replay.Stdin, replay.Stdout, replay.Stderr = &traffic, &alerts, &stderr
+			require.NoError(t, replay.Run(), stderr.String())
 
 			var got, want []string
 			seen := map[string]bool{}
@@ -72,37 +76,3 @@ func TestGenReplay(t *testing.T) {
 		})
 	}
 }
-
-func TestGenBadFlags(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		args []string
-	}{
-		{"unknown flag", []string{"-bogus"}},
-		{"bad start", []string{"-start", "yesterday"}},
-		{"bad size", []string{"-size", "lots"}},
-		{"share over one", []string{"-match-share", "2"}},
-		{"zero bodies", []string{"-bodies", "0"}},
-		{"argument", []string{"extra"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, stderr bytes.Buffer
-			err := run(context.Background(), append([]string{"gen"}, tc.args...), noEnv, nil, &out, &stderr)
-			require.ErrorIs(t, err, errUsage)
-			require.Zero(t, out.Len())
-		})
-	}
-}
-
-func TestParseSize(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want int64
-	}{{"1GB", 1e9}, {"100MB", 100e6}, {"512KiB", 512 << 10}, {"2048", 2048}, {"1.5 GB", 1.5e9}} {
-		got, err := parseSize(tc.in)
-		require.NoError(t, err, tc.in)
-		require.Equal(t, tc.want, got, "parseSize(%q)", tc.in)
-	}
-}
-
-func noEnv(string) string { return "" }

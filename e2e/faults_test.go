@@ -1,4 +1,4 @@
-package handler_test
+package e2e
 
 // Faults against real dependencies: Azurite stopped in the middle of a batch,
 // and Log Analytics (the fake ingestion endpoint) down for a long stretch.
@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/detect"
+	"github.com/drswatch/drswatch/internal/fixture"
 	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/pipeline"
 	"github.com/drswatch/drswatch/schema"
@@ -98,9 +99,9 @@ func TestAzuriteStoppedMidBatch(t *testing.T) {
 			continue
 		}
 		st.arm(1)
-		code, resp := post(t, b.h, "SignInLogs", envelope(t, bs, true))
+		code, resp := testenv.Invoke(t, b.h, "SignInLogs", fixture.Invocation(bs))
 		require.Equal(t, http.StatusInternalServerError, code, "logs %v", resp.Logs)
-		failed := b.logs.lines(t, "batch failed; the host will retry it")
+		failed := b.logs.Lines(t, "batch failed; the host will retry it")
 		require.Len(t, failed, 1)
 		require.NoError(t, srv.Restart())
 		b.mustBatch(bs) // the host's retry
@@ -152,15 +153,15 @@ func TestLogAnalyticsDownForALongStretch(t *testing.T) {
 	require.NotEmpty(t, want)
 	require.Empty(t, ingest.Rows(), "nothing got through")
 	b.sweep()
-	sweeps := b.logs.lines(t, "sweep done")
+	sweeps := b.logs.Lines(t, "sweep done")
 	last := sweeps[len(sweeps)-1]
 	require.Equal(t, float64(len(ref.sink.rows)), last["pending"], "Sweep logs every revision as pending")
-	require.NotEmpty(t, b.logs.lines(t, "resend failed"))
+	require.NotEmpty(t, b.logs.Lines(t, "resend failed"))
 
 	ingest.Up()
 	b.advance(time.Hour) // past the longest backoff (30 min)
 	b.sweep()
-	sweeps = b.logs.lines(t, "sweep done")
+	sweeps = b.logs.Lines(t, "sweep done")
 	last = sweeps[len(sweeps)-1]
 	require.Equal(t, float64(0), last["pending"], "log %v", last)
 	require.Equal(t, float64(len(ref.sink.rows)), last["delivered"])

@@ -1,4 +1,4 @@
-package handler_test
+package e2e
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/drswatch/drswatch/gen"
 	"github.com/drswatch/drswatch/handler"
+	"github.com/drswatch/drswatch/internal/fixture"
+	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/pipeline"
 	"github.com/drswatch/drswatch/store/memstore"
 )
@@ -69,7 +71,7 @@ func TestHostDeliveryEqualsReplay(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					for b := range work {
-						code, _ := post(t, h, handler.FunctionSignIns, envelope(t, b, true))
+						code, _ := testenv.Invoke(t, h, handler.FunctionSignIns, fixture.Invocation(b))
 						mu.Lock()
 						codes = append(codes, code)
 						mu.Unlock()

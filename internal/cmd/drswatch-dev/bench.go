@@ -22,7 +22,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rss := fs.String("rss-size", "1GB", "traffic streamed through replay for peak RSS")
 	fs.IntVar(&cfg.Batches, "batches", cfg.Batches, "handler batches per store")
 	fs.IntVar(&cfg.Rounds, "rounds", cfg.Rounds, "rounds of each timed comparison (median reported)")
-	fs.StringVar(&cfg.Binary, "bin", "", "drswatch binary for child processes (default: this one)")
+	fs.StringVar(&cfg.Binary, "bin", "", "drswatch binary run for replay (default: drswatch beside this executable)")
 	fs.StringVar(&cfg.Azurite, "azurite", "", `"" starts Azurite from node_modules, "off" skips it, else a table connection string`)
 	fs.StringVar(&cfg.TempDir, "tmp", "", "directory for the replay file")
 	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
@@ -36,7 +36,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}{{"-decode-size", decode, &cfg.DecodeBytes}, {"-replay-size", replaySize, &cfg.ReplayBytes}, {"-rss-size", rss, &cfg.RSSBytes}} {
 		n, err := parseSize(*s.in)
 		if err != nil {
-			fmt.Fprintf(stderr, "drswatch bench: %s: %v\n", s.flag, err)
+			fmt.Fprintf(stderr, "drswatch-dev bench: %s: %v\n", s.flag, err)
 			return errUsage
 		}
 		*s.out = n

@@ -33,14 +33,14 @@ func gen(args []string, stdout, stderr io.Writer) error {
 	size := fs.String("size", "", "generate about this much output instead of -bodies (e.g. 100MB, 1GB)")
 	expected := fs.String("expected", "", "write the alert groups the rule must find to this file (JSON lines)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: drswatch gen [flags] > traffic.ndjson")
+		fmt.Fprintln(stderr, "usage: drswatch-dev gen [flags] > traffic.ndjson")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	bad := func(format string, a ...any) error {
-		fmt.Fprintf(stderr, "drswatch gen: "+format+"\n", a...)
+		fmt.Fprintf(stderr, "drswatch-dev gen: "+format+"\n", a...)
 		return errUsage
 	}
 	if fs.NArg() > 0 {
@@ -81,7 +81,7 @@ func gen(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	took := time.Since(began)
-	fmt.Fprintf(stderr, "drswatch gen: %d bodies (%d redelivered), %d records, %.1f MB, %d MAB->DRS records, %d attacks, %d expected alert groups, %.1f MB/s\n",
+	fmt.Fprintf(stderr, "drswatch-dev gen: %d bodies (%d redelivered), %d records, %.1f MB, %d MAB->DRS records, %d attacks, %d expected alert groups, %.1f MB/s\n",
 		st.Bodies, st.Redelivered, st.Records, float64(st.Bytes)/1e6, st.Matching, st.Attacks, len(st.ExpectedAlerts),
 		float64(st.Bytes)/1e6/max(took.Seconds(), 1e-9))
 	return nil

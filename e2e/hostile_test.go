@@ -1,4 +1,4 @@
-package handler_test
+package e2e
 
 // The catalogue of hostile and broken input (docs/hostile-input.md): one
 // subtest per row, through the real handler, pipeline and store. Every
@@ -20,6 +20,7 @@ import (
 	"github.com/drswatch/drswatch/detect"
 	"github.com/drswatch/drswatch/handler"
 	"github.com/drswatch/drswatch/internal/fixture"
+	"github.com/drswatch/drswatch/internal/testenv"
 	"github.com/drswatch/drswatch/store/memstore"
 )
 
@@ -74,7 +75,7 @@ type summary struct {
 
 func lastSummary(t *testing.T, b *bed) summary {
 	t.Helper()
-	lines := b.logs.lines(t, "batch processed")
+	lines := b.logs.Lines(t, "batch processed")
 	require.NotEmpty(t, lines, "no batch summary in the log:\n%s", b.logs.String())
 	raw, err := json.Marshal(lines[len(lines)-1])
 	require.NoError(t, err)
@@ -293,7 +294,7 @@ func TestHostileRecords(t *testing.T) {
 			require.NoError(t, err)
 			require.LessOrEqual(t, len(list), detect.ListBudget(detect.ColSourceAddresses))
 			require.Equal(t, []string{"SourceAddresses"}, a.TruncatedColumns)
-			cut := b.logs.lines(t, "alert value lists cut at their byte budget")
+			cut := b.logs.Lines(t, "alert value lists cut at their byte budget")
 			require.NotEmpty(t, cut, "no log line for the cut list:\n%s", b.logs.String())
 			require.Equal(t, []any{"SourceAddresses"}, cut[len(cut)-1]["truncated_columns"])
 			require.Equal(t, 1, lastSummary(t, b).TruncatedAlerts, "the last batch's revision is counted")
@@ -312,11 +313,11 @@ func TestHostileRecords(t *testing.T) {
 			t.Run(tc.name+"/"+sk.name, func(t *testing.T) {
 				b := newBed(t, sk.open(t))
 				bodies := append(tc.bodies(), victimBody())
-				env := envelope(t, bodies, true)
+				env := fixture.Invocation(bodies)
 				if tc.raw {
 					env = rawEnvelope(bodies)
 				}
-				code, resp := post(t, b.h, handler.FunctionSignIns, env)
+				code, resp := testenv.Invoke(t, b.h, handler.FunctionSignIns, env)
 				require.Equal(t, http.StatusOK, code, "logs %v", resp.Logs)
 				s := lastSummary(t, b)
 				require.Equal(t, tc.skipped, s.Skipped, "skip counters")
@@ -342,7 +343,7 @@ func TestHostileBatches(t *testing.T) {
 	t.Run("empty batch", func(t *testing.T) {
 		for _, env := range []string{`{"Data":{"events":"[]"},"Metadata":{}}`, `{"Data":{"events":[]}}`} {
 			b := newBed(t, memstore.New())
-			code, _ := post(t, b.h, handler.FunctionSignIns, []byte(env))
+			code, _ := testenv.Invoke(t, b.h, handler.FunctionSignIns, []byte(env))
 			require.Equal(t, http.StatusOK, code)
 			s := lastSummary(t, b)
 			require.Equal(t, 0, s.Records)
@@ -355,7 +356,7 @@ func TestHostileBatches(t *testing.T) {
 		require.NoError(t, err)
 		env, err := json.Marshal(map[string]any{"Data": map[string]any{"events": string(inner)}})
 		require.NoError(t, err)
-		code, resp := post(t, b.h, handler.FunctionSignIns, env)
+		code, resp := testenv.Invoke(t, b.h, handler.FunctionSignIns, env)
 		require.Equal(t, http.StatusOK, code, "logs %v", resp.Logs)
 		require.Equal(t, map[string]int{"not_json": 2}, lastSummary(t, b).Skipped, "empty bodies hold no record")
 		alertRow(t, b, victimID())
@@ -363,7 +364,7 @@ func TestHostileBatches(t *testing.T) {
 	t.Run("metadata of the wrong types is ignored", func(t *testing.T) {
 		b := newBed(t, memstore.New())
 		env := fmt.Sprintf(`{"Data":{"events":[%s]},"Metadata":{"PartitionContext":[1],"SequenceNumberArray":"x","EnqueuedTimeUtcArray":{"a":1},"RetryContext":"[[[["}}`, victimBody())
-		code, resp := post(t, b.h, handler.FunctionSignIns, []byte(env))
+		code, resp := testenv.Invoke(t, b.h, handler.FunctionSignIns, []byte(env))
 		require.Equal(t, http.StatusOK, code, "logs %v", resp.Logs)
 		alertRow(t, b, victimID())
 	})
@@ -379,9 +380,9 @@ func TestHostileBatches(t *testing.T) {
 			bodies = append(bodies, fixture.Body(s))
 		}
 		bodies = append(bodies, victimBody())
-		env := envelope(t, bodies, true)
+		env := fixture.Invocation(bodies)
 		before, alloc := heapAfterGC(), totalAlloc()
-		code, resp := post(t, b.h, handler.FunctionSignIns, env)
+		code, resp := testenv.Invoke(t, b.h, handler.FunctionSignIns, env)
 		allocated := totalAlloc() - alloc
 		retained := int64(heapAfterGC()) - int64(before)
 		require.Equal(t, http.StatusOK, code, "logs %v", resp.Logs)
@@ -391,7 +392,7 @@ func TestHostileBatches(t *testing.T) {
 		require.Equal(t, 1001, s.Alerts, "1,000 sessions with two addresses each, and the victim")
 		alertRow(t, b, victimID())
 		t.Logf("envelope %d MiB, allocated %d MiB, retained %d MiB", len(env)/mib, allocated/mib, retained/mib)
-		require.Less(t, allocated, uint64(40*allocSlack*len(env)), "allocation is linear in the batch")
+		require.Less(t, allocated, uint64(40*testenv.AllocSlack*len(env)), "allocation is linear in the batch")
 		require.Less(t, retained, int64(len(env)), "what stays is the state of 1,001 groups, not the batch")
 	})
 }
@@ -422,13 +423,21 @@ func TestHostileEnvelopes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBed(t, memstore.New())
-			code, resp := post(t, b.h, handler.FunctionSignIns, []byte(tc.body))
+			code, resp := testenv.Invoke(t, b.h, handler.FunctionSignIns, []byte(tc.body))
 			require.Equal(t, tc.code, code, "logs %v", resp.Logs)
 			require.NotEmpty(t, resp.Logs)
-			lines := b.logs.lines(t, tc.msg)
+			lines := b.logs.Lines(t, tc.msg)
 			require.Len(t, lines, 1, "log:\n%s", b.logs.String())
 			require.Equal(t, "rejected", lines[0]["outcome"])
 			require.Empty(t, b.sink.rows)
 		})
 	}
+}
+
+const mib = 1 << 20
+
+func totalAlloc() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.TotalAlloc
 }
