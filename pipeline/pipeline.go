@@ -717,12 +717,30 @@ type Result struct {
 
 // ChainResult counts what the attack-chain part of a batch did.
 type ChainResult struct {
-	Audit         AuditCounts
-	Candidates    int
-	PrtSignIns    int
-	Registrations int
-	Users         int
-	Sessions      int
+	Audit         AuditCounts // audit records of device operations, by outcome
+	Candidates    int         // records the device filter passed
+	PrtSignIns    int         // PRT sign-ins kept in a user's chain
+	Registrations int         // device entities written
+	Users         int         // chain entities written
+	Sessions      int         // sliding-rule session entities written
+}
+
+// LogValue logs the non-zero counts: audit records by outcome under
+// "audit", and the others by name.
+func (c ChainResult) LogValue() slog.Value {
+	var attrs []slog.Attr
+	if a := c.Audit.LogValue(); len(a.Group()) > 0 {
+		attrs = append(attrs, slog.Attr{Key: "audit", Value: a})
+	}
+	for _, kv := range []struct {
+		k string
+		v int
+	}{{"candidates", c.Candidates}, {"prt_sign_ins", c.PrtSignIns}, {"registrations", c.Registrations}, {"users", c.Users}, {"sessions", c.Sessions}} {
+		if kv.v > 0 {
+			attrs = append(attrs, slog.Int(kv.k, kv.v))
+		}
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // Process handles one batch: Plan, Commit, then Deliver of the revisions
