@@ -723,6 +723,11 @@ type ChainResult struct {
 	Registrations int         // device entities written
 	Users         int         // chain entities written
 	Sessions      int         // sliding-rule session entities written
+	// Reads and Writes are the store calls of the chain: the sliding-rule
+	// sessions, the chains of alerting groups' users, the devices, the
+	// revisions of linked alerts, and WatchReads reads of the watch list
+	// (one per WatchRefresh per process, whatever the traffic).
+	Reads, Writes, WatchReads int
 }
 
 // LogValue logs the non-zero counts: audit records by outcome under
@@ -735,7 +740,8 @@ func (c ChainResult) LogValue() slog.Value {
 	for _, kv := range []struct {
 		k string
 		v int
-	}{{"candidates", c.Candidates}, {"prt_sign_ins", c.PrtSignIns}, {"registrations", c.Registrations}, {"users", c.Users}, {"sessions", c.Sessions}} {
+	}{{"candidates", c.Candidates}, {"prt_sign_ins", c.PrtSignIns}, {"registrations", c.Registrations}, {"users", c.Users}, {"sessions", c.Sessions},
+		{"reads", c.Reads}, {"writes", c.Writes}} {
 		if kv.v > 0 {
 			attrs = append(attrs, slog.Int(kv.k, kv.v))
 		}
@@ -753,6 +759,8 @@ func (p *Processor) Process(ctx context.Context, b Batch) (Result, error) {
 	if b.Received.IsZero() {
 		b.Received = now
 	}
+	calls := &chainCalls{}
+	ctx = context.WithValue(ctx, chainCallsKey{}, calls)
 	if !p.o.SeedOnly {
 		if err := p.refreshWatch(ctx, now); err != nil {
 			return Result{Events: len(b.Events)}, err
@@ -772,6 +780,9 @@ func (p *Processor) Process(ctx context.Context, b Batch) (Result, error) {
 		res.Chain = ChainResult{Audit: plan.Chain.Audit, Candidates: plan.Chain.Candidates, PrtSignIns: cc.PrtSignIns,
 			Registrations: cc.Registrations, Users: cc.Users, Sessions: cc.Sessions}
 	}
+	calls.mu.Lock()
+	res.Chain.Reads, res.Chain.Writes, res.Chain.WatchReads = calls.reads, calls.writes, calls.watch
+	calls.mu.Unlock()
 	res.Matched, res.Writes = c.Matched, c.Writes
 	res.Skipped[detect.SkipDuplicate] += c.Duplicates
 	if len(c.Revisions) > 0 {
