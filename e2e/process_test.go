@@ -189,6 +189,15 @@ func (s *server) sweep() {
 	require.Equal(s.t, http.StatusOK, code, "log:\n%s", s.log.String())
 }
 
+// recentWindowStart is the start of a 30-minute window that began between
+// 20 and 50 minutes ago (serve uses the real clock): a phishing session
+// placed a minute after it has both legs (98 s apart) in that window and in
+// the past, whatever the time of day. (now-20m alone split the legs over two
+// windows when it fell in the last 98 s of one.)
+func recentWindowStart() time.Time {
+	return time.Now().UTC().Add(-20 * time.Minute).Truncate(30 * time.Minute)
+}
+
 // traffic returns batches of recent sign-ins (serve uses the real clock):
 // phishing sessions split over batches, look-alikes and noise.
 func traffic(seed int64, sessions int) [][][]byte {
@@ -308,7 +317,7 @@ func TestSIGTERMFinishesInFlightBatch(t *testing.T) {
 	}
 	require.NoError(t, syscall.Close(filler))
 
-	at := time.Now().UTC().Add(-20 * time.Minute)
+	at := recentWindowStart().Add(time.Minute)
 	codes := make(chan int, 1)
 	go func() {
 		code, err := s.post("SignInLogs", envelope([][]byte{fixture.Body(fixture.Phish("term@contoso.example", "s-term", at)...)}))

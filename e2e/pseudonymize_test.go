@@ -20,7 +20,7 @@ import (
 // the names nor the key appear in the log.
 func TestPseudonymizedAlerts(t *testing.T) {
 	const upn = "pseudo.victim@contoso.example"
-	at := time.Now().UTC().Add(-20 * time.Minute)
+	at := recentWindowStart().Add(time.Minute)
 	batch := [][]byte{fixture.Body(fixture.Phish(upn, "s-pseudo", at)...)}
 	run := func(key string) (detect.Alert, string, string) {
 		out := filepath.Join(t.TempDir(), "alerts.jsonl")
