@@ -69,12 +69,30 @@ bench: tools dev
 soak: tools
 	$(GO) test -count=1 -run 'TestSoak' -timeout 30m -v ./e2e -args -soak
 
+# dist/drswatch.zip for deployment. GEOIP_CITY_DB and GEOIP_ASN_DB name your
+# own MMDB files (GeoLite2/GeoIP2 City and ASN, or DB-IP's; we do not ship
+# them): they are copied into dist/app/geoip/ under their own names, and the
+# Bicep parameters geoipCityDb/geoipAsnDb take the paths printed here.
+GEOIP_CITY_DB ?=
+GEOIP_ASN_DB  ?=
 package:
+	@set -e; for db in $(GEOIP_CITY_DB) $(GEOIP_ASN_DB); do \
+	  [ -f "$$db" ] || { echo "make package: GeoIP database $$db: no such file" >&2; exit 1; }; \
+	  LC_ALL=C grep -q 'MaxMind\.com' "$$db" || { echo "make package: $$db is not a MaxMind DB (MMDB) file" >&2; exit 1; }; \
+	done; \
+	if [ -n "$(GEOIP_CITY_DB)" ] && [ -n "$(GEOIP_ASN_DB)" ] && \
+	   [ "$$(basename "$(GEOIP_CITY_DB)")" = "$$(basename "$(GEOIP_ASN_DB)")" ]; then \
+	  echo "make package: GEOIP_CITY_DB and GEOIP_ASN_DB have the same file name" >&2; exit 1; fi
 	rm -rf dist && mkdir -p dist/app
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o dist/app/drswatch ./cmd/drswatch
 	cp host.json dist/app/
 	cp -r SignInLogs Sweep dist/app/
 	chmod 0755 dist/app/drswatch
+	@set -e; for kv in "geoipCityDb=$(GEOIP_CITY_DB)" "geoipAsnDb=$(GEOIP_ASN_DB)"; do \
+	  db=$${kv#*=}; [ -n "$$db" ] || continue; \
+	  mkdir -p dist/app/geoip; cp "$$db" dist/app/geoip/; chmod 0644 "dist/app/geoip/$$(basename "$$db")"; \
+	  echo "packaged geoip/$$(basename "$$db"): deploy with $${kv%%=*}=geoip/$$(basename "$$db")"; \
+	done
 	$(GO) run ./internal/mkzip dist/app dist/drswatch.zip
 	@echo dist/drswatch.zip
 

@@ -155,52 +155,46 @@ func parseObject(b []byte, i, depth int, k keep) (node, int, error) {
 	if k != keepNone {
 		out = node{kind: kindObject, obj: map[string]node{}}
 	}
-	i = jsonbytes.Space(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return out, i + 1, nil
+	if depth+1 > jsonbytes.MaxDepth {
+		end, err := tooDeepObject(b, i)
+		return out, end, err
 	}
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return node{}, 0, jsonbytes.ErrSyntax
-		}
-		kend, escaped, err := jsonbytes.CheckString(b, i)
-		if err != nil {
-			return node{}, 0, err
-		}
-		// encoding/json reads the key, then refuses the value by its
-		// depth before looking for the colon.
-		if depth+1 > jsonbytes.MaxDepth {
-			return node{}, 0, errTooDeep
+	end, err := jsonbytes.WalkObject(b, i, func(rawKey []byte, b []byte, i int) (int, error) {
+		kend, escaped, err := jsonbytes.CheckString(rawKey, 0)
+		if err != nil || kend != len(rawKey) {
+			return 0, jsonbytes.ErrSyntax
 		}
 		mk, key := keepNone, ""
 		if k != keepNone {
-			key = snakeKey(stringValue(b[i:kend], escaped))
+			key = snakeKey(stringValue(rawKey, escaped))
 			mk = k.member(key)
 		}
-		i = jsonbytes.Space(b, kend)
-		if i >= len(b) || b[i] != ':' {
-			return node{}, 0, jsonbytes.ErrSyntax
-		}
-		v, end, err := parseValue(b, i+1, depth+1, mk)
-		if err != nil {
-			return node{}, 0, err
-		}
-		if mk != keepNone {
+		v, end, err := parseValue(b, i, depth+1, mk)
+		if err == nil && mk != keepNone {
 			out.obj[key] = v
 		}
-		i = jsonbytes.Space(b, end)
-		if i >= len(b) {
-			return node{}, 0, jsonbytes.ErrSyntax
+		return end, err
+	})
+	return out, end, err
+}
+
+// tooDeepObject reads the object at b[i] whose members would be past the
+// depth limit, as encoding/json's decoder does: it reads the first key,
+// then refuses the value by its depth before looking for the colon. An
+// empty object is fine (the index after it is returned), a first key that
+// is not a valid string is a syntax error.
+func tooDeepObject(b []byte, i int) (int, error) {
+	i = jsonbytes.Space(b, i+1)
+	switch {
+	case i < len(b) && b[i] == '}':
+		return i + 1, nil
+	case i < len(b) && b[i] == '"':
+		if _, _, err := jsonbytes.CheckString(b, i); err != nil {
+			return 0, err
 		}
-		switch b[i] {
-		case ',':
-			i = jsonbytes.Space(b, i+1)
-		case '}':
-			return out, i + 1, nil
-		default:
-			return node{}, 0, jsonbytes.ErrSyntax
-		}
+		return 0, errTooDeep
 	}
+	return 0, jsonbytes.ErrSyntax
 }
 
 func parseArray(b []byte, i, depth int, k keep) (node, int, error) {
@@ -209,32 +203,15 @@ func parseArray(b []byte, i, depth int, k keep) (node, int, error) {
 		out = node{kind: kindArray}
 		k = keepAll // the elements of a kept array (properties as an array too)
 	}
-	i = jsonbytes.Space(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return out, i + 1, nil
-	}
-	if i >= len(b) || b[i] == '}' {
-		return node{}, 0, jsonbytes.ErrSyntax
-	}
-	for {
-		v, end, err := parseValue(b, i, depth+1, k)
-		if err != nil {
-			return node{}, 0, err
+	end, err := jsonbytes.WalkArray(b, i, func(b []byte, i int) (int, error) {
+		if b[i] == '}' { // encoding/json closes the array here, wrongly, before any depth check
+			return 0, jsonbytes.ErrSyntax
 		}
-		if k != keepNone {
+		v, end, err := parseValue(b, i, depth+1, k)
+		if err == nil && k != keepNone {
 			out.arr = append(out.arr, v)
 		}
-		i = jsonbytes.Space(b, end)
-		if i >= len(b) {
-			return node{}, 0, jsonbytes.ErrSyntax
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case ']':
-			return out, i + 1, nil
-		default:
-			return node{}, 0, jsonbytes.ErrSyntax
-		}
-	}
+		return end, err
+	})
+	return out, end, err
 }

@@ -37,6 +37,16 @@ func fastSeeds(t testing.TB) [][]byte {
 		`{"category":"SignInLogs","time":"2026-11-03T09:31:02Z","x":` + strings.Repeat("[", 64) + strings.Repeat("]", 64) + `}`,
 		`{"category":"SignInLogs","time":"2026-11-03T09:31:02Z","x":` + strings.Repeat("[", 65) + `1` + strings.Repeat("]", 65) + `}`,
 		` {"category":"SignInLogs"} `, `[]`, `{}`, `{"category":1}`, `{"category":"SignInLogs",}`,
+		// Where the depth limit meets a syntax error: encoding/json reads an
+		// object's first key before refusing its value, and closes an array
+		// at '}' before any depth check.
+		strings.Repeat(`{"a":`, 64) + `{"k" 1}` + strings.Repeat("}", 64),
+		strings.Repeat(`{"a":`, 64) + `{}` + strings.Repeat("}", 64),
+		strings.Repeat(`{"a":`, 64) + "{\"k\x01\":1}" + strings.Repeat("}", 64),
+		strings.Repeat(`{"a":`, 64) + `{1}` + strings.Repeat("}", 64),
+		`{"a":` + strings.Repeat("[", 64) + `}`,
+		`{"a":` + strings.Repeat("[", 64) + `x`,
+		`{"a":` + strings.Repeat("[", 63) + `}`,
 	} {
 		out = append(out, []byte(s))
 	}

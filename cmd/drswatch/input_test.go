@@ -114,3 +114,40 @@ func TestOpensDocument(t *testing.T) {
 func runOpens(s string) bool {
 	return opensDocument(bufio.NewReader(strings.NewReader(s)))
 }
+
+// FuzzReplayInput: any input read as replay reads it (NDJSON or documents)
+// never panics and hands on at most what it read (a Graph object grows by
+// its envelope); a line that is a valid JSON array is handed on as the
+// elements encoding/json finds.
+func FuzzReplayInput(f *testing.F) {
+	for _, name := range []string{"demo-array-of-records.json", "demo-pretty-records.json", "demo-graph-pages.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		require.NoError(f, err)
+		f.Add(b[:min(len(b), 4000)])
+	}
+	f.Add([]byte("[\n1,\n{\"value\":\n[2]}]\n{\"records\":[{}],\"x\":[]}\n"))
+	f.Add([]byte(`[{"records":[]}, {"createdDateTime":"x","userType":"member"}]`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		sum := &summary{groups: map[string]bool{}, skipped: map[string]int{}}
+		var got [][]byte
+		err := replayFile("-", bytes.NewReader(in), sum, false, func(b []byte) error {
+			got = append(got, bytes.Clone(b))
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("replayFile: %v", err)
+		}
+		line := bytes.TrimSpace(in)
+		var elems []json.RawMessage
+		if bytes.IndexByte(line, '\n') < 0 && len(line) > 0 && line[0] == '[' && json.Unmarshal(line, &elems) == nil {
+			if len(got) != len(elems) {
+				t.Fatalf("%q: %d bodies, encoding/json finds %d elements", in, len(got), len(elems))
+			}
+			for i, e := range elems {
+				if !bytes.Equal(got[i], e) && !bytes.HasPrefix(got[i], []byte(`{"category":`)) {
+					t.Fatalf("%q: body %d = %q, element %q", in, i, got[i], e)
+				}
+			}
+		}
+	})
+}

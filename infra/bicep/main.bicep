@@ -92,6 +92,12 @@ param deadLetterContainerName string = 'drswatch-deadletter'
 @description('How late a record may arrive after its window ends and still count (DRSWATCH_ALLOWED_LATENESS, a Go duration).')
 param allowedLateness string = '24h'
 
+@description('GeoIP city database (MMDB) inside the package, as make package GEOIP_CITY_DB=... prints it (e.g. geoip/GeoLite2-City.mmdb; relative to the app root). Empty: Entra\'s own location fills the geo columns (GeoSource entra).')
+param geoipCityDb string = ''
+
+@description('GeoIP ASN database (MMDB) inside the package, as make package GEOIP_ASN_DB=... prints it (e.g. geoip/GeoLite2-ASN.mmdb). Empty: SourceAsOrganizations stays empty.')
+param geoipAsnDb string = ''
+
 @description('Resource id of an existing Log Analytics workspace; empty creates a new one in this resource group.')
 param existingWorkspaceId string = ''
 
@@ -231,6 +237,9 @@ var appSettings = {
   DRSWATCH_TABLE_SERVICE_URI: storage.outputs.tableServiceUri
   DRSWATCH_TABLE_NAME: storage.outputs.stateTableName
   DRSWATCH_ALLOWED_LATENESS: allowedLateness
+  // GeoIP databases shipped in the package (make package GEOIP_*_DB=...); empty: none.
+  DRSWATCH_GEOIP_CITY_DB: geoipCityDb
+  DRSWATCH_GEOIP_ASN_DB: geoipAsnDb
   // drswatch dead-letters invocations no retry can fix to this container (managed identity).
   DRSWATCH_BLOB_SERVICE_URI: storage.outputs.blobServiceUri
   DRSWATCH_DEADLETTER_CONTAINER: storage.outputs.deadLetterContainerName
