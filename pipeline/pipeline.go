@@ -111,9 +111,11 @@ type Options struct {
 	MaxPermanentFailures int
 	// SweepLimit bounds the revisions one Sweep resends (default 5000).
 	SweepLimit int
-	// GroupConcurrency bounds the store calls the Processor has in flight at
-	// once, across all the batches and sweeps it runs (default 8): one limit
-	// per process, since a process has one Processor.
+	// GroupConcurrency bounds the store work the Processor runs side by side
+	// (a group's read-merge-write, the outbox record of a delivery) across
+	// all the batches and sweeps it runs at once (default 8): one limit per
+	// process, since a process has one Processor. Sweep's own scans (Expire,
+	// ListPending, CountPending) run one after the other, outside it.
 	GroupConcurrency int
 }
 
