@@ -3,6 +3,9 @@ package detect
 import (
 	"fmt"
 	"testing"
+
+	"github.com/drswatch/drswatch/geoip"
+	"github.com/drswatch/drswatch/internal/geoiptest"
 )
 
 // benchRecords returns n records of one group: a few addresses and tokens,
@@ -61,6 +64,33 @@ func BenchmarkGroupCycle(b *testing.B) {
 		}
 		if _, err := g.MarshalBinary(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGroupMergeGeoIP is BenchmarkGroupMerge with both test databases
+// of ../shared/testdata/elastic-geoip looked up (one lookup per new
+// address).
+func BenchmarkGroupMergeGeoIP(b *testing.B) {
+	dbs := geoiptest.Paths(b)
+	city, err := geoip.Open(dbs.City, geoip.KindCity)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer city.Close()
+	asn, err := geoip.Open(dbs.ASN, geoip.KindASN)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer asn.Close()
+	geo := &Geo{City: city.City, ASOrganization: asn.ASOrganization}
+	recs := benchRecords(b, 40)
+	k, _ := DefaultRule().Select(recs[0])
+	b.ReportAllocs()
+	for b.Loop() {
+		g := NewGroup(k)
+		for _, r := range recs {
+			g.Merge(r, geo)
 		}
 	}
 }
