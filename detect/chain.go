@@ -42,8 +42,9 @@ func (s Stage) Severity(base string) string {
 	return base
 }
 
-// RiskScore is the alert's risk score at the stage. Elastic's scale puts 74
-// to 100 in critical; the seed rule's 73 is the top of high.
+// RiskScore is the alert's risk score at the stage, on the seed rule's
+// 0-100 scale (73 at high); 91 and 99 for the critical stages (that Elastic
+// bands 74-100 as critical is unverified, README).
 func (s Stage) RiskScore(base int) int {
 	switch s {
 	case StageDeviceRegistered:
