@@ -28,6 +28,11 @@ func TestSettingsAreDocumented(t *testing.T) {
 	readme := string(b)
 	for _, s := range config.Settings {
 		require.Contains(t, readme, "| `"+s.Name+"` |", "README configuration table lacks %s", s.Name)
+		cell := " "
+		if s.Default != "" {
+			cell = " `" + s.Default + "` "
+		}
+		require.True(t, strings.Contains(readme, "| `"+s.Name+"` |"+cell+"|"), "README's default for %s is not Settings' %q", s.Name, s.Default)
 	}
 	// And the README documents no DRSWATCH_ setting the code does not read.
 	for _, line := range strings.Split(readme, "\n") {

@@ -81,6 +81,7 @@ type bed struct {
 	t     *testing.T
 	store pipeline.Store
 	sink  *fakeSink
+	dead  *testenv.DeadLetters
 	h     *handler.Handler
 	logs  *testenv.LogBuffer
 	mu    sync.Mutex
@@ -95,10 +96,10 @@ func newBed(t *testing.T, st pipeline.Store) *bed {
 // future skew and clock are always serve's (24h, 1h) and the bed's.
 func newBedWith(t *testing.T, st pipeline.Store, sk pipeline.Sink, o pipeline.Options) *bed {
 	fs, _ := sk.(*fakeSink)
-	b := &bed{t: t, store: st, sink: fs, logs: &testenv.LogBuffer{}, now: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)}
+	b := &bed{t: t, store: st, sink: fs, dead: &testenv.DeadLetters{}, logs: &testenv.LogBuffer{}, now: time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)}
 	o.Lateness, o.FutureSkew, o.Now = 24*time.Hour, time.Hour, b.clock
 	proc := pipeline.New(st, sk, o)
-	b.h = handler.New(proc, slog.New(slog.NewJSONHandler(b.logs, nil)), handler.Options{Now: b.clock})
+	b.h = handler.New(proc, slog.New(slog.NewJSONHandler(b.logs, nil)), handler.Options{Now: b.clock, DeadLetters: b.dead})
 	return b
 }
 

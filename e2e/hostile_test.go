@@ -400,35 +400,42 @@ func TestHostileBatches(t *testing.T) {
 func TestHostileEnvelopes(t *testing.T) {
 	deepEnv := `{"Data":{"events":` + repeat("[", 10000) + repeat("]", 10000) + `}}`
 	tests := []struct {
-		name string
-		body string
-		code int
-		msg  string // the log line
+		name   string
+		body   string
+		reason string
+		msg    string // the problem the dead-lettered line names
 	}{
-		{"not JSON", "this is not json", http.StatusBadRequest, "malformed invocation"},
-		{"truncated JSON", `{"Data":{"events":"[`, http.StatusBadRequest, "malformed invocation"},
-		{"empty body", "", http.StatusBadRequest, "malformed invocation"},
-		{"a JSON array", `[{"Data":{}}]`, http.StatusBadRequest, "malformed invocation"},
-		{"Data missing", `{"Metadata":{}}`, http.StatusBadRequest, "invocation without Data"},
-		{"Data null", `{"Data":null}`, http.StatusBadRequest, "invocation without Data"},
-		{"Data a string", `{"Data":"events"}`, http.StatusBadRequest, "malformed invocation"},
-		{"unknown binding name", `{"Data":{"messages":"[]","Events":"[]"}}`, http.StatusBadRequest, "unknown trigger binding"},
-		{"events a number", `{"Data":{"events":42}}`, http.StatusBadRequest, "malformed events binding"},
-		{"events null", `{"Data":{"events":null}}`, http.StatusBadRequest, "malformed events binding"},
-		{"events string not JSON", `{"Data":{"events":"[not json"}}`, http.StatusBadRequest, "malformed events binding"},
-		{"events string in five layers", `{"Data":{"events":"\"\\\"\\\\\\\"\\\\\\\\\\\\\\\"\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\"[]\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\"\\\\\\\\\\\\\\\"\\\\\\\"\\\"\""}}`, http.StatusBadRequest, "malformed events binding"},
-		{"invalid UTF-8 in the envelope", "{\"Data\":{\"ev\xffents\":\"[]\"}}", http.StatusBadRequest, "unknown trigger binding"},
-		{"nesting 10,000 deep", deepEnv, http.StatusBadRequest, "malformed invocation"},
+		{"not JSON", "this is not json", handler.ReasonMalformed, "malformed invocation"},
+		{"truncated JSON", `{"Data":{"events":"[`, handler.ReasonMalformed, "malformed invocation"},
+		{"empty body", "", handler.ReasonMalformed, "malformed invocation"},
+		{"a JSON array", `[{"Data":{}}]`, handler.ReasonMalformed, "malformed invocation"},
+		{"Data missing", `{"Metadata":{}}`, handler.ReasonNoData, "invocation without Data"},
+		{"Data null", `{"Data":null}`, handler.ReasonNoData, "invocation without Data"},
+		{"Data a string", `{"Data":"events"}`, handler.ReasonMalformed, "malformed invocation"},
+		{"unknown binding name", `{"Data":{"messages":"[]","Events":"[]"}}`, handler.ReasonUnknownBinding, "unknown trigger binding"},
+		{"events a number", `{"Data":{"events":42}}`, handler.ReasonMalformedBinding, "malformed events binding"},
+		{"events null", `{"Data":{"events":null}}`, handler.ReasonMalformedBinding, "malformed events binding"},
+		{"events string not JSON", `{"Data":{"events":"[not json"}}`, handler.ReasonMalformedBinding, "malformed events binding"},
+		{"events string in five layers", `{"Data":{"events":"\"\\\"\\\\\\\"\\\\\\\\\\\\\\\"\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\"[]\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\"\\\\\\\\\\\\\\\"\\\\\\\"\\\"\""}}`, handler.ReasonMalformedBinding, "malformed events binding"},
+		{"invalid UTF-8 in the envelope", "{\"Data\":{\"ev\xffents\":\"[]\"}}", handler.ReasonUnknownBinding, "unknown trigger binding"},
+		{"nesting 10,000 deep", deepEnv, handler.ReasonMalformed, "malformed invocation"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBed(t, memstore.New())
 			code, resp := testenv.Invoke(t, b.h, handler.FunctionSignIns, []byte(tc.body))
-			require.Equal(t, tc.code, code, "logs %v", resp.Logs)
+			require.Equal(t, http.StatusOK, code, "logs %v", resp.Logs)
 			require.NotEmpty(t, resp.Logs)
-			lines := b.logs.Lines(t, tc.msg)
+			lines := b.logs.Lines(t, "dead-lettered")
 			require.Len(t, lines, 1, "log:\n%s", b.logs.String())
-			require.Equal(t, "rejected", lines[0]["outcome"])
+			require.Equal(t, tc.msg, lines[0]["problem"])
+			require.Equal(t, "ERROR", lines[0]["level"])
+			require.Equal(t, "dead_lettered", lines[0]["outcome"])
+			require.Equal(t, tc.reason, lines[0]["reason"])
+			require.Equal(t, float64(1), lines[0]["dead_lettered_total"])
+			name, body := b.dead.Only(t)
+			require.Equal(t, name, lines[0]["dead_letter"])
+			require.Equal(t, tc.body, string(body), "the raw body")
 			require.Empty(t, b.sink.rows)
 		})
 	}

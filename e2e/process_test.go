@@ -189,6 +189,13 @@ func (s *server) sweep() {
 	require.Equal(s.t, http.StatusOK, code, "log:\n%s", s.log.String())
 }
 
+// recentWindow is a minute into the last window that has ended: a
+// phishing session starting there (its legs minutes apart) stays in one
+// window, whatever the time of day the test runs.
+func recentWindow() time.Time {
+	return time.Now().UTC().Add(-30 * time.Minute).Truncate(30 * time.Minute).Add(time.Minute)
+}
+
 // traffic returns batches of recent sign-ins (serve uses the real clock):
 // phishing sessions split over batches, look-alikes and noise.
 func traffic(seed int64, sessions int) [][][]byte {
@@ -256,7 +263,8 @@ func cleanRun(t *testing.T, batches [][][]byte) map[string]string {
 
 func tableEnv(conn, sinkPath string) map[string]string {
 	return map[string]string{"DRSWATCH_STATE": "table", "DRSWATCH_TABLE_CONNECTION": conn,
-		"DRSWATCH_TABLE_NAME": tableName("p"), "DRSWATCH_SINK": "jsonl:" + sinkPath}
+		"DRSWATCH_TABLE_NAME": tableName("p"), "DRSWATCH_SINK": "jsonl:" + sinkPath,
+		"DRSWATCH_CREATE_TABLE": "true"}
 }
 
 func TestServeListensOnLoopbackOnly(t *testing.T) {
@@ -308,7 +316,7 @@ func TestSIGTERMFinishesInFlightBatch(t *testing.T) {
 	}
 	require.NoError(t, syscall.Close(filler))
 
-	at := time.Now().UTC().Add(-20 * time.Minute)
+	at := recentWindow()
 	codes := make(chan int, 1)
 	go func() {
 		code, err := s.post("SignInLogs", envelope([][]byte{fixture.Body(fixture.Phish("term@contoso.example", "s-term", at)...)}))

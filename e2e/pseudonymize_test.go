@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -20,7 +19,7 @@ import (
 // the names nor the key appear in the log.
 func TestPseudonymizedAlerts(t *testing.T) {
 	const upn = "pseudo.victim@contoso.example"
-	at := time.Now().UTC().Add(-20 * time.Minute)
+	at := recentWindow()
 	batch := [][]byte{fixture.Body(fixture.Phish(upn, "s-pseudo", at)...)}
 	run := func(key string) (detect.Alert, string, string) {
 		out := filepath.Join(t.TempDir(), "alerts.jsonl")
@@ -29,7 +28,7 @@ func TestPseudonymizedAlerts(t *testing.T) {
 		s.mustPost(batch)
 		s.kill()
 		rows := readRows(t, out)
-		require.Len(t, rows, 1)
+		require.Len(t, rows, 1, "log:\n%s", s.log.String())
 		var a detect.Alert
 		require.NoError(t, json.Unmarshal(rows[0], &a))
 		return a, string(rows[0]), s.log.String()

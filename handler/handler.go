@@ -12,6 +12,7 @@
 package handler
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/drswatch/drswatch/pipeline"
@@ -43,6 +45,9 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// DeadLetters keeps invocations no retry can fix. Without it such an
+	// invocation answers 500 (and is retried).
+	DeadLetters DeadLetters
 	// Ready reports whether the handler's dependencies are open (nil) or
 	// why not; default always ready. GET / shows it.
 	Ready func() error
@@ -50,10 +55,22 @@ type Options struct {
 
 // Handler serves the custom handler protocol.
 type Handler struct {
-	proc Processor
-	log  *slog.Logger
-	o    Options
-	mux  *http.ServeMux
+	proc         Processor
+	log          *slog.Logger
+	o            Options
+	mux          *http.ServeMux
+	deadLettered atomic.Int64
+}
+
+// DeadLetters keeps the raw bodies of invocations no retry can fix (not
+// JSON, no Data, an unknown binding, a malformed events value, a body over
+// the cap), for a person to read and replay (drswatch replay
+// --invocation). Implementations: package deadletter (a blob container, a
+// directory).
+type DeadLetters interface {
+	// Put stores body under name (DeadLetterName) and returns nil only once
+	// it is durably stored. A name already present is replaced.
+	Put(ctx context.Context, name string, body io.Reader) error
 }
 
 // ErrNotReady marks a dependency that is still being opened (serve opens
@@ -124,38 +141,157 @@ func reply(w http.ResponseWriter, status int, logs ...string) {
 	_, _ = w.Write(b)
 }
 
-// readInvocation reads and decodes the envelope, answering 4xx itself when
-// it cannot.
-func (h *Handler) readInvocation(w http.ResponseWriter, r *http.Request, log *slog.Logger, bufs *buffers) (invocation, bool) {
-	tooLarge := func(length int64) {
-		log.Error("invocation body too large", "limit_bytes", h.o.MaxBodyBytes, "content_length", length, "outcome", "rejected")
-		reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("drswatch: body over %d bytes rejected", h.o.MaxBodyBytes))
-	}
-	// The host sends no Content-Length (functions-host-contract.md): the
-	// body is read only up to the cap. A declared length over the cap (some
-	// other client) is refused before a byte is read.
+// Reasons an invocation is dead-lettered: no retry can fix them, so the
+// handler keeps the raw body for a person and answers 2xx, rather than
+// stall the partition forever (SignInLogs retries without end).
+const (
+	ReasonTooLarge         = "too_large"
+	ReasonMalformed        = "malformed_invocation"
+	ReasonNoData           = "no_data"
+	ReasonUnknownBinding   = "unknown_binding"
+	ReasonMalformedBinding = "malformed_events"
+)
+
+// maxDeadLetterBytes bounds what is streamed into one dead letter. The
+// host's batches are far smaller (host.json); a body past it is cut there
+// and the log line says so.
+const maxDeadLetterBytes = 1 << 30
+
+// readInvocation reads and decodes the envelope. When it cannot, it
+// dead-letters the body and answers itself.
+func (h *Handler) readInvocation(w http.ResponseWriter, r *http.Request, log *slog.Logger, start time.Time, bufs *buffers) (invocation, []byte, bool) {
+	// The host sends no Content-Length (functions-host-contract.md, "The
+	// request"): the body is read up to the cap, and the rest, if any, is
+	// streamed into the dead letter without being held. A declared length
+	// over the cap (another client) is streamed there at once.
 	if r.ContentLength > h.o.MaxBodyBytes {
-		tooLarge(r.ContentLength)
-		return invocation{}, false
+		h.deadLetter(w, r, log, start, "", ReasonTooLarge, "invocation body too large", io.LimitReader(r.Body, maxDeadLetterBytes),
+			"limit_bytes", h.o.MaxBodyBytes, "content_length", r.ContentLength)
+		return invocation{}, nil, false
 	}
-	body, err := readBody(http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes), r.ContentLength, h.o.MaxBodyBytes, bufs)
+	body, err := readBody(io.LimitReader(r.Body, h.o.MaxBodyBytes+1), r.ContentLength, h.o.MaxBodyBytes, bufs)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			tooLarge(r.ContentLength)
-			return invocation{}, false
-		}
-		log.Error("read invocation body", "error", err.Error(), "outcome", "rejected")
-		reply(w, http.StatusBadRequest, "drswatch: cannot read body")
-		return invocation{}, false
+		// A body cut short (the connection lost): a retry sends it whole.
+		log.Error("read invocation body; the host will retry it", "error", err.Error(), "failed", "read")
+		reply(w, http.StatusInternalServerError, "drswatch: cannot read body, retry: "+truncate(err.Error(), 200))
+		return invocation{}, nil, false
+	}
+	if int64(len(body)) > h.o.MaxBodyBytes {
+		rest := io.LimitReader(r.Body, maxDeadLetterBytes-int64(len(body)))
+		h.deadLetter(w, r, log, start, "", ReasonTooLarge, "invocation body too large", io.MultiReader(bytes.NewReader(body), rest),
+			"limit_bytes", h.o.MaxBodyBytes, "content_length", r.ContentLength)
+		return invocation{}, nil, false
 	}
 	inv, err := parseInvocation(body, bufs)
 	if err != nil {
-		log.Error("malformed invocation", "error", truncate(err.Error(), 200), "outcome", "rejected")
-		reply(w, http.StatusBadRequest, "drswatch: malformed invocation body")
-		return invocation{}, false
+		h.deadLetter(w, r, log, start, "", ReasonMalformed, "malformed invocation", bytes.NewReader(body),
+			"error", truncate(err.Error(), 200))
+		return invocation{}, nil, false
 	}
-	return inv, true
+	return inv, body, true
+}
+
+// deadLetter writes an invocation no retry can fix to the dead-letter
+// store and answers 2xx, or answers 500 when the write failed, so that the
+// host retries and nothing is lost.
+func (h *Handler) deadLetter(w http.ResponseWriter, r *http.Request, log *slog.Logger, at time.Time, partition, reason, msg string, body io.Reader, attrs ...any) {
+	name := DeadLetterName(at, partition, reason, r.Header.Get("X-Azure-Functions-InvocationId"))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.o.Timeout)
+	defer cancel()
+	cr := &countingReader{r: body}
+	err := errors.New("no dead-letter store configured")
+	if h.o.DeadLetters != nil {
+		err = h.o.DeadLetters.Put(ctx, name, cr)
+	}
+	attrs = append(attrs, "problem", msg, "reason", reason, "dead_letter", name, "bytes", cr.n)
+	if err != nil {
+		log.Error("dead-letter write failed; the host will retry it", append(attrs, "failed", "dead_letter", "error", truncate(err.Error(), 1000))...)
+		reply(w, http.StatusInternalServerError, "drswatch: "+msg+"; dead-letter write failed, retry: "+truncate(err.Error(), 500))
+		return
+	}
+	if cr.n >= maxDeadLetterBytes {
+		attrs = append(attrs, "truncated", true)
+	}
+	total := h.deadLettered.Add(1)
+	log.Error("dead-lettered", append(attrs, "outcome", "dead_lettered", "dead_lettered_total", total)...)
+	reply(w, http.StatusOK, fmt.Sprintf("drswatch: %s; dead-lettered as %s", msg, name))
+}
+
+// InvocationEvents returns the events of a SignInLogs invocation body as the
+// host sends it (a dead letter, for drswatch replay --invocation), with
+// their enqueued times when the metadata has them. The error says why the
+// body is not one.
+func InvocationEvents(body []byte) ([]pipeline.Event, error) {
+	var bufs buffers // not released: the events keep its buffers
+	inv, err := parseInvocation(body, &bufs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ReasonMalformed, err)
+	}
+	if inv.Data == nil {
+		return nil, errors.New(ReasonNoData + ": the invocation has no Data")
+	}
+	raw, ok := inv.Data[BindingEvents]
+	if !ok {
+		return nil, fmt.Errorf("%s: no binding named %s", ReasonUnknownBinding, BindingEvents)
+	}
+	bodies, err := decodeEvents(raw, &bufs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ReasonMalformedBinding, err)
+	}
+	return events(bodies, decodeMeta(inv.Metadata)), nil
+}
+
+func events(bodies [][]byte, meta batchMeta) []pipeline.Event {
+	events := make([]pipeline.Event, len(bodies))
+	for i, b := range bodies {
+		events[i] = pipeline.Event{Body: b}
+		if i < len(meta.Enqueued) {
+			events[i].EnqueuedAt = meta.Enqueued[i]
+		}
+	}
+	return events
+}
+
+// DeadLettered returns how many invocations the handler has dead-lettered.
+func (h *Handler) DeadLettered() int64 { return h.deadLettered.Load() }
+
+// DeadLetterName is the name an invocation is dead-lettered under:
+// YYYY/MM/DD/hhmmss.sssZ-p<partition>-<reason>-<invocation id>.json, in UTC,
+// so that names sort by time and say where the batch came from (the
+// partition is empty when the envelope could not be read, as for a body
+// over the cap: the host writes Metadata after Data). Characters
+// outside [A-Za-z0-9._-] in the partition and id become '_'.
+func DeadLetterName(at time.Time, partition, reason, invocationID string) string {
+	at = at.UTC()
+	if invocationID == "" {
+		invocationID = "none"
+	}
+	return fmt.Sprintf("%s/%s-p%s-%s-%s.json", at.Format("2006/01/02"), at.Format("150405.000Z"),
+		safeName(partition, 32), reason, safeName(invocationID, 64))
+}
+
+func safeName(s string, n int) string {
+	b := []byte(s[:min(len(s), n)])
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// countingReader counts what was read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
@@ -163,13 +299,13 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 	log := h.log.With("function", FunctionSignIns, "invocation_id", r.Header.Get("X-Azure-Functions-InvocationId"))
 	var bufs buffers
 	defer bufs.release() // after the batch is processed and answered
-	inv, ok := h.readInvocation(w, r, log, &bufs)
+	inv, body, ok := h.readInvocation(w, r, log, start, &bufs)
 	if !ok {
 		return
 	}
+	meta := decodeMeta(inv.Metadata)
 	if inv.Data == nil {
-		log.Error("invocation without Data", "outcome", "rejected")
-		reply(w, http.StatusBadRequest, "drswatch: invocation has no Data")
+		h.deadLetter(w, r, log, start, meta.Partition, ReasonNoData, "invocation without Data", bytes.NewReader(body))
 		return
 	}
 	raw, ok := inv.Data[BindingEvents]
@@ -179,24 +315,17 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 			names = append(names, truncate(k, 64))
 		}
 		sort.Strings(names)
-		log.Error("unknown trigger binding", "bindings", names, "want", BindingEvents, "outcome", "rejected")
-		reply(w, http.StatusBadRequest, "drswatch: no binding named "+BindingEvents)
+		h.deadLetter(w, r, log, start, meta.Partition, ReasonUnknownBinding, "unknown trigger binding", bytes.NewReader(body),
+			"bindings", names, "want", BindingEvents)
 		return
 	}
 	bodies, err := decodeEvents(raw, &bufs)
 	if err != nil {
-		log.Error("malformed events binding", "error", truncate(err.Error(), 200), "outcome", "rejected")
-		reply(w, http.StatusBadRequest, "drswatch: malformed events binding")
+		h.deadLetter(w, r, log, start, meta.Partition, ReasonMalformedBinding, "malformed events binding", bytes.NewReader(body),
+			"error", truncate(err.Error(), 200))
 		return
 	}
-	meta := decodeMeta(inv.Metadata)
-	events := make([]pipeline.Event, len(bodies))
-	for i, b := range bodies {
-		events[i] = pipeline.Event{Body: b}
-		if i < len(meta.Enqueued) {
-			events[i].EnqueuedAt = meta.Enqueued[i]
-		}
-	}
+	events := events(bodies, meta)
 	attrs := []any{"events", len(events)}
 	if meta.Partition != "" {
 		attrs = append(attrs, "partition", meta.Partition)
@@ -249,7 +378,7 @@ func (h *Handler) sweep(w http.ResponseWriter, r *http.Request) {
 	log := h.log.With("function", FunctionSweep, "invocation_id", r.Header.Get("X-Azure-Functions-InvocationId"))
 	var bufs buffers
 	defer bufs.release()
-	if _, ok := h.readInvocation(w, r, log, &bufs); !ok {
+	if _, _, ok := h.readInvocation(w, r, log, start, &bufs); !ok {
 		return
 	}
 	// As for a batch: a sweep in flight finishes what it started.
@@ -293,7 +422,7 @@ func truncate(s string, n int) string {
 
 // readBody reads a request body into pooled buffers: at once when its
 // length is declared, else (as the host sends it) growing by doubling up to
-// limit, past which r fails.
+// limit+1 bytes, which r does not exceed.
 func readBody(r io.Reader, length, limit int64, bufs *buffers) ([]byte, error) {
 	if length > 0 {
 		buf := bufs.get(int(length))[:length]
@@ -304,6 +433,9 @@ func readBody(r io.Reader, length, limit int64, bufs *buffers) ([]byte, error) {
 	}
 	buf := bufs.get(64 << 10)
 	for {
+		if int64(len(buf)) > limit {
+			return buf, nil
+		}
 		if len(buf) == cap(buf) {
 			buf = append(bufs.get(int(min(2*int64(cap(buf)), limit+1))), buf...)
 		}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -108,31 +109,66 @@ func TestRecordedMetadataGivesEnqueuedTimes(t *testing.T) {
 	require.Equal(t, "2026-11-03T09:33:10.52Z", p.events[0].EnqueuedAt.Format("2006-01-02T15:04:05.999Z07:00"))
 }
 
+// TestMalformedInvocations: an invocation no retry can fix answers 200 (a
+// non-2xx would be retried without end and stall the partition), with its
+// raw body dead-lettered under a name holding its time, partition, reason
+// and invocation id.
 func TestMalformedInvocations(t *testing.T) {
 	big := bytes.Repeat([]byte("a"), 2048)
 	tests := []struct {
-		name string
-		body []byte
-		code int
+		name   string
+		body   []byte
+		reason string
 	}{
-		{"not json", []byte("this is not json"), http.StatusBadRequest},
-		{"truncated json", []byte(`{"Data":{"events":"[`), http.StatusBadRequest},
-		{"empty body", nil, http.StatusBadRequest},
-		{"no Data", []byte(`{"Metadata":{}}`), http.StatusBadRequest},
-		{"unknown binding", []byte(`{"Data":{"messages":"[]"}}`), http.StatusBadRequest},
-		{"events is a number", []byte(`{"Data":{"events":42}}`), http.StatusBadRequest},
-		{"events string is not json", []byte(`{"Data":{"events":"[not json"}}`), http.StatusBadRequest},
-		{"body over the cap", append([]byte(`{"Data":{"events":"`), append(big, []byte(`"}}`)...)...), http.StatusRequestEntityTooLarge},
+		{"not json", []byte("this is not json"), handler.ReasonMalformed},
+		{"truncated json", []byte(`{"Data":{"events":"[`), handler.ReasonMalformed},
+		{"empty body", nil, handler.ReasonMalformed},
+		{"no Data", []byte(`{"Metadata":{}}`), handler.ReasonNoData},
+		{"unknown binding", []byte(`{"Data":{"messages":"[]"}}`), handler.ReasonUnknownBinding},
+		{"events is a number", []byte(`{"Data":{"events":42}}`), handler.ReasonMalformedBinding},
+		{"events string is not json", []byte(`{"Data":{"events":"[not json"}}`), handler.ReasonMalformedBinding},
+		{"body over the cap", append([]byte(`{"Data":{"events":"`), append(big, []byte(`"}}`)...)...), handler.ReasonTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &recordingProcessor{}
-			code, resp := testenv.Invoke(t, handler.New(p, nil, handler.Options{MaxBodyBytes: 1024}), handler.FunctionSignIns, tc.body)
-			require.Equal(t, tc.code, code, "logs %v", resp.Logs)
+			dl := &testenv.DeadLetters{}
+			h := handler.New(p, nil, handler.Options{MaxBodyBytes: 1024, DeadLetters: dl, Now: func() time.Time {
+				return time.Date(2026, 11, 3, 9, 33, 20, 0, time.UTC)
+			}})
+			code, resp := testenv.Invoke(t, h, handler.FunctionSignIns, tc.body)
+			require.Equal(t, http.StatusOK, code, "logs %v", resp.Logs)
 			require.Empty(t, p.events)
 			require.NotEmpty(t, resp.Logs)
+			require.Contains(t, resp.Logs[0], "dead-lettered")
+			name, body := dl.Only(t)
+			require.Equal(t, "2026/11/03/093320.000Z-p-"+tc.reason+"-0f6e9c1a-1d2b-4c3d-8e4f-5a6b7c8d9e0f.json", name)
+			require.Equal(t, string(tc.body), string(body), "the raw body, whole")
+			require.Equal(t, int64(1), h.DeadLettered())
 		})
 	}
+}
+
+// TestDeadLetterFailureIsRetried: when the dead letter cannot be written the
+// invocation answers 500, so the host retries it and nothing is lost.
+func TestDeadLetterFailureIsRetried(t *testing.T) {
+	var logs bytes.Buffer
+	dl := &testenv.DeadLetters{}
+	dl.SetDown(true)
+	h := handler.New(&recordingProcessor{}, slog.New(slog.NewJSONHandler(&logs, nil)), handler.Options{DeadLetters: dl})
+	code, resp := testenv.Invoke(t, h, handler.FunctionSignIns, []byte("this is not json"))
+	require.Equal(t, http.StatusInternalServerError, code)
+	require.Contains(t, resp.Logs[0], "dead-letter write failed, retry")
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(bytes.TrimSpace(logs.Bytes()), &line))
+	require.Equal(t, "dead_letter", line["failed"])
+	require.Contains(t, line["error"], "blob service unavailable")
+	require.Equal(t, int64(0), h.DeadLettered())
+
+	dl.SetDown(false) // the host's retry
+	code, _ = testenv.Invoke(t, h, handler.FunctionSignIns, []byte("this is not json"))
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, int64(1), h.DeadLettered())
 }
 
 func TestEmptyBatch(t *testing.T) {

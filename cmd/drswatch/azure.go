@@ -9,6 +9,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/drswatch/drswatch/deadletter"
+	"github.com/drswatch/drswatch/handler"
 	"github.com/drswatch/drswatch/internal/config"
 	"github.com/drswatch/drswatch/pipeline"
 	"github.com/drswatch/drswatch/schema"
@@ -40,30 +42,28 @@ func (c *azureCredential) get() (azcore.TokenCredential, error) {
 }
 
 // openTableStore opens the Table Storage state: a connection string
-// (Azurite) when given, else the service URI with the credential.
+// (Azurite) when given, else the service URI with the credential. It
+// creates the table only with DRSWATCH_CREATE_TABLE=true (Azurite, replay):
+// in Azure the template creates it and the app's role is scoped to it.
 func openTableStore(ctx context.Context, cfg config.Config, cred *azureCredential) (pipeline.Store, func(), error) {
-	// The table is still created on open, as before tablestore.New stopped
-	// doing it; DRSWATCH_CREATE_TABLE is to decide this (see TEAM.md).
+	var st *tablestore.Store
+	var err error
 	if cfg.TableConnection != "" {
-		st, err := tablestore.NewFromConnectionString(cfg.TableConnection, cfg.TableName, nil)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open table %s: %w", cfg.TableName, err)
+		st, err = tablestore.NewFromConnectionString(cfg.TableConnection, cfg.TableName, nil)
+	} else {
+		var c azcore.TokenCredential
+		if c, err = cred.get(); err != nil {
+			return nil, nil, err
 		}
+		st, err = tablestore.New(cfg.TableServiceURI, cfg.TableName, c, nil)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.CreateTable {
 		if err := st.CreateTable(ctx); err != nil {
 			return nil, nil, err
 		}
-		return st, func() {}, nil
-	}
-	c, err := cred.get()
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := tablestore.New(cfg.TableServiceURI, cfg.TableName, c, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open table %s at %s: %w", cfg.TableName, cfg.TableServiceURI, err)
-	}
-	if err := st.CreateTable(ctx); err != nil {
-		return nil, nil, err
 	}
 	return st, func() {}, nil
 }
@@ -72,15 +72,15 @@ func openTableStore(ctx context.Context, cfg config.Config, cred *azureCredentia
 // `stdout` alerts go to stdout.
 func openSink(cfg config.Config, cred *azureCredential, stdout io.Writer) (pipeline.Sink, func(), error) {
 	switch cfg.Sink {
-	case "stdout":
+	case config.SinkStdout:
 		return sink.NewWriter(stdout), func() {}, nil
-	case "jsonl":
+	case config.SinkJSONL:
 		w, err := sink.OpenJSONL(cfg.SinkPath)
 		if err != nil {
 			return nil, nil, fmt.Errorf("open %s: %w", cfg.SinkPath, err)
 		}
 		return w, func() { _ = w.Close() }, nil
-	case "loganalytics":
+	case config.SinkLogAnalytics:
 		c, err := cred.get()
 		if err != nil {
 			return nil, nil, err
@@ -92,5 +92,22 @@ func openSink(cfg config.Config, cred *azureCredential, stdout io.Writer) (pipel
 		}
 		return s, func() {}, nil
 	}
-	return nil, nil, fmt.Errorf("unknown sink %q", cfg.Sink)
+	return nil, nil, fmt.Errorf("unknown sink %s", cfg.Sink)
+}
+
+// openDeadLetters returns the dead-letter store: the blob container by
+// connection string (Azurite) or by service URI with the credential (the
+// state storage account in Azure), else a local directory.
+func openDeadLetters(cfg config.Config, cred *azureCredential) (handler.DeadLetters, error) {
+	switch cfg.DeadLetters() {
+	case config.DeadLetterBlobConnection:
+		return deadletter.NewBlobFromConnectionString(cfg.BlobConnection, cfg.DeadLetterContainer, nil)
+	case config.DeadLetterBlobIdentity:
+		c, err := cred.get()
+		if err != nil {
+			return nil, err
+		}
+		return deadletter.NewBlob(cfg.BlobServiceURI, cfg.DeadLetterContainer, c, nil)
+	}
+	return deadletter.NewDir(cfg.DeadLetterDir), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -116,6 +117,17 @@ func (p lazyProcessor) Sweep(ctx context.Context) (pipeline.SweepResult, error) 
 		return pipeline.SweepResult{}, err
 	}
 	return d.proc.Sweep(ctx)
+}
+
+// lazyDeadLetters is a handler.DeadLetters opened in the background.
+type lazyDeadLetters struct{ l *lazy[handler.DeadLetters] }
+
+func (d lazyDeadLetters) Put(ctx context.Context, name string, body io.Reader) error {
+	dl, err := d.l.get()
+	if err != nil {
+		return err
+	}
+	return dl.Put(ctx, name, body)
 }
 
 func truncate(s string, n int) string {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/drswatch/drswatch/detect"
+	"github.com/drswatch/drswatch/handler"
 	"github.com/drswatch/drswatch/internal/config"
 	"github.com/drswatch/drswatch/pipeline"
 	"github.com/drswatch/drswatch/sink"
@@ -85,6 +86,7 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 	state := fs.String("state", "", "state store: memory (default) or table (settings from DRSWATCH_TABLE_*)")
 	strict := fs.Bool("strict", false, "stop at the first bad input with its line number")
 	quiet := fs.Bool("quiet", false, "do not print the summary")
+	invocation := fs.Bool("invocation", false, "each FILE is one invocation as the Functions host sent it (a dead letter): replay its events")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: drswatch replay [flags] FILE... ('-' for stdin)")
 		fs.PrintDefaults()
@@ -96,21 +98,26 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 		fs.Usage()
 		return errUsage
 	}
-	env := getenv
-	if *state != "" {
-		env = func(k string) string {
-			if k == config.EnvState {
-				return *state
-			}
-			return getenv(k)
-		}
+	stateFlag, err := config.ParseState(*state)
+	if err != nil {
+		fmt.Fprintf(stderr, "drswatch replay: --state %q: %v\n", *state, err)
+		return errUsage
 	}
-	cfg, err := config.Load(func(k string) string {
-		if k == config.EnvSink { // replay always prints alerts
-			return "stdout"
+	cfg, err := config.Load(getenv, func(c *config.Config) {
+		switch {
+		case stateFlag != config.StateUnset:
+			c.State = stateFlag
+		case c.State == config.StateUnset:
+			c.State = config.StateMemory
 		}
-		return env(k)
-	}, "memory")
+		c.Sink = config.SinkStdout // replay always prints alerts
+		// Replayed records may be of any age and the clock is not theirs:
+		// accept any age unless the lateness is set, and any time.
+		if !c.IsSet(config.EnvLateness) {
+			c.Lateness = 0
+		}
+		c.FutureSkew = 0
+	})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return errUsage
@@ -152,6 +159,23 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 	}
 	// The batch's bodies are copied into one arena, reused from batch to
 	// batch: memory is bounded by the batch, and a line costs no allocation.
+	if *invocation {
+		for _, name := range fs.Args() {
+			events, err := readInvocation(name, stdin)
+			if err != nil {
+				return err
+			}
+			sum.lines += len(events)
+			pending = append(pending, events...)
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if !*quiet {
+			sum.print(stderr)
+		}
+		return nil
+	}
 	var arena []byte
 	for _, name := range fs.Args() {
 		if err := replayFile(name, stdin, sum, *strict, func(body []byte) error {
@@ -180,6 +204,26 @@ func replay(ctx context.Context, args []string, getenv func(string) string, stdi
 		sum.print(stderr)
 	}
 	return nil
+}
+
+// readInvocation reads one invocation body as the host sent it (a dead
+// letter) and returns its events.
+func readInvocation(name string, stdin io.Reader) ([]pipeline.Event, error) {
+	var b []byte
+	var err error
+	if name == "-" {
+		b, err = io.ReadAll(stdin)
+	} else {
+		b, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	events, err := handler.InvocationEvents(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return events, nil
 }
 
 // replayFile streams one file line by line; each non-blank line is an Event

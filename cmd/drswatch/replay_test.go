@@ -145,3 +145,40 @@ func TestReplayExitStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestReplayHonoursLateness: replay accepts records of any age unless
+// DRSWATCH_ALLOWED_LATENESS is set, and then applies it as serve does (the
+// demo's records are from 2026-11-03, older than an hour).
+func TestReplayHonoursLateness(t *testing.T) {
+	demo := filepath.Join("..", "..", "testdata", "demo.ndjson")
+	var out, errb bytes.Buffer
+	getenv := func(k string) string {
+		if k == "DRSWATCH_ALLOWED_LATENESS" {
+			return "1h"
+		}
+		return ""
+	}
+	require.NoError(t, run(context.Background(), []string{"replay", demo}, getenv, strings.NewReader(""), &out, &errb))
+	require.Empty(t, finalAlerts(t, out.String()))
+	require.Contains(t, errb.String(), "late=")
+
+	stdout, _, err := runCmd(t, "", "replay", demo)
+	require.NoError(t, err)
+	require.Len(t, finalAlerts(t, stdout), 1, "without the setting, any age")
+}
+
+// TestReplayInvocation: a recorded invocation, as a dead letter holds it,
+// replays to the alert serve gives it; a body that is no invocation says why.
+func TestReplayInvocation(t *testing.T) {
+	stdout, summary, err := runCmd(t, "", "replay", "--invocation", filepath.Join("..", "..", "handler", "testdata", "invocation-datatype-string.json"))
+	require.NoError(t, err)
+	alerts := finalAlerts(t, stdout)
+	require.Len(t, alerts, 1)
+	require.Contains(t, alerts[0], `"UserPrincipalName":"dora.nagy@contoso.example"`)
+	require.Contains(t, summary, "6 records read, 4 matched, 2 groups, 1 alert revisions")
+
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"Data":{"messages":"[]"}}`), 0o600))
+	_, _, err = runCmd(t, "", "replay", "--invocation", bad)
+	require.ErrorContains(t, err, "unknown_binding")
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -31,14 +30,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stderr, "usage: drswatch serve (settings from the environment)")
 		return errUsage
 	}
-	cfg, err := config.Load(getenv, "table")
+	cfg, err := config.Load(getenv, func(c *config.Config) {
+		if c.State == config.StateUnset {
+			c.State = config.StateTable
+		}
+	})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return errUsage
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated by Load
-	log := newLogger(stdout, stderr, level)
+	log := newLogger(stdout, stderr, cfg.LogLevel)
 	// GeoIP databases are local files: a bad one stops serve here, before it
 	// listens, not in the middle of a batch.
 	geo, closeGeo, err := openGeo(cfg)
@@ -55,10 +56,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	deps := openLazy(ctx, log, "state store", func(ctx context.Context) (*opened, error) {
 		return openPipeline(ctx, cfg, geo, cred, stdout)
 	})
-	h := handler.New(lazyProcessor{deps}, log, handler.Options{MaxBodyBytes: cfg.MaxBodyBytes,
-		Ready: func() error { _, err := deps.get(); return err }})
+	dead := openLazy(ctx, log, "dead-letter store", func(ctx context.Context) (handler.DeadLetters, error) {
+		return openDeadLetters(cfg, cred)
+	})
+	h := handler.New(lazyProcessor{deps}, log, handler.Options{
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		DeadLetters:  lazyDeadLetters{dead},
+		Ready:        func() error { _, err := deps.get(); return err },
+	})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	log.Info("drswatch serving", "addr", ln.Addr().String(), "state", cfg.State, "sink", cfg.Sink, "geo_source", geoSource(geo))
+	log.Info("drswatch serving", "addr", ln.Addr().String(), "state", cfg.State.String(), "sink", cfg.Sink.String(),
+		"dead_letters", cfg.DeadLetters().String(), "geo_source", geoSource(geo))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	defer func() {
@@ -103,10 +111,7 @@ func openPipeline(ctx context.Context, cfg config.Config, geo *detect.Geo, cred 
 		closeStore()
 		return nil, err
 	}
-	o := options(cfg, geo)
-	o.Lateness = cfg.Lateness
-	o.FutureSkew = time.Hour
-	return &opened{proc: pipeline.New(st, out, o), close: func() { closeSink(); closeStore() }}, nil
+	return &opened{proc: pipeline.New(st, out, options(cfg, geo)), close: func() { closeSink(); closeStore() }}, nil
 }
 
 // probeGroup is a group id no detection group has (ids are SHA-256 hashes):
@@ -126,10 +131,10 @@ func probe(ctx context.Context, st pipeline.Store) error {
 // openStore returns the configured state store and a func releasing it.
 func openStore(ctx context.Context, cfg config.Config, cred *azureCredential) (pipeline.Store, func(), error) {
 	switch cfg.State {
-	case "memory":
+	case config.StateMemory:
 		return memstore.New(), func() {}, nil
-	case "table":
+	case config.StateTable:
 		return openTableStore(ctx, cfg, cred)
 	}
-	return nil, nil, fmt.Errorf("unknown state store %q", cfg.State)
+	return nil, nil, fmt.Errorf("unknown state store %s", cfg.State)
 }

@@ -94,13 +94,15 @@ func geoSource(geo *detect.Geo) string {
 }
 
 // options builds the pipeline options from validated configuration and the
-// opened location sources.
+// opened location sources, the one place serve and replay get them from.
 func options(c config.Config, geo *detect.Geo) pipeline.Options {
 	rule := detect.DefaultRule()
 	rule.AppID, rule.ResourceID, rule.Window = c.AppID, c.ResourceID, c.Window
 	rule.MinAddresses, rule.MinEvents = c.MinAddresses, c.MinEvents
 	return pipeline.Options{
 		Rule:         rule,
+		Lateness:     c.Lateness,
+		FutureSkew:   c.FutureSkew,
 		Geo:          geo,
 		Pseudonymize: pseudonymizer(c.PseudonymizeKey),
 	}

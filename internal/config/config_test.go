@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 
@@ -26,8 +27,8 @@ func TestLoad(t *testing.T) {
 		check   func(t *testing.T, c config.Config)
 	}{
 		{name: "replay defaults", env: env(), state: "memory", check: func(t *testing.T, c config.Config) {
-			require.Equal(t, "memory", c.State)
-			require.Equal(t, "stdout", c.Sink)
+			require.Equal(t, config.StateMemory, c.State)
+			require.Equal(t, config.SinkStdout, c.Sink)
 			require.Equal(t, 24*time.Hour, c.Lateness)
 			require.Equal(t, 30*time.Minute, c.Window)
 			require.Equal(t, 2, c.MinAddresses)
@@ -45,7 +46,7 @@ func TestLoad(t *testing.T) {
 		{name: "bad table name", state: "table", env: env("DRSWATCH_TABLE_CONNECTION", "x", "DRSWATCH_TABLE_NAME", "1abc"), wantErr: "DRSWATCH_TABLE_NAME"},
 		{name: "reserved table name", state: "table", env: env("DRSWATCH_TABLE_CONNECTION", "x", "DRSWATCH_TABLE_NAME", "Tables"), wantErr: "DRSWATCH_TABLE_NAME"},
 		{name: "jsonl sink", state: "memory", env: env("DRSWATCH_SINK", "jsonl:/tmp/a.jsonl"), check: func(t *testing.T, c config.Config) {
-			require.Equal(t, "jsonl", c.Sink)
+			require.Equal(t, config.SinkJSONL, c.Sink)
 			require.Equal(t, "/tmp/a.jsonl", c.SinkPath)
 		}},
 		{name: "log analytics needs endpoint and rule", state: "memory", env: env("DRSWATCH_SINK", "loganalytics"), wantErr: "DRSWATCH_LOGS_ENDPOINT"},
@@ -70,7 +71,7 @@ func TestLoad(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := config.Load(tc.env, tc.state)
+			c, err := config.Load(tc.env, defaultState(tc.state))
 			if tc.wantErr != "" {
 				require.ErrorContains(t, err, tc.wantErr)
 				return
@@ -79,4 +80,84 @@ func TestLoad(t *testing.T) {
 			tc.check(t, c)
 		})
 	}
+}
+
+// defaultState is a command's override: the state store when the
+// environment names none.
+func defaultState(s string) func(*config.Config) {
+	return func(c *config.Config) {
+		if c.State == config.StateUnset {
+			c.State, _ = config.ParseState(s)
+		}
+	}
+}
+
+// TestMoreSettings covers the settings added for the host's contract.
+func TestMoreSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     func(string) string
+		wantErr string
+		check   func(t *testing.T, c config.Config)
+	}{
+		{name: "defaults", env: env(), check: func(t *testing.T, c config.Config) {
+			require.False(t, c.CreateTable)
+			require.Equal(t, "drswatch-deadletter", c.DeadLetterContainer)
+			require.Equal(t, config.DeadLetterDir, c.DeadLetters())
+			require.Equal(t, "deadletter", c.DeadLetterDir)
+			require.Equal(t, slog.LevelInfo, c.LogLevel)
+			require.Equal(t, time.Hour, c.FutureSkew)
+			require.False(t, c.IsSet(config.EnvLateness))
+		}},
+		{name: "create table", env: env("DRSWATCH_CREATE_TABLE", "true"), check: func(t *testing.T, c config.Config) { require.True(t, c.CreateTable) }},
+		{name: "create table not a bool", env: env("DRSWATCH_CREATE_TABLE", "yes please"), wantErr: "DRSWATCH_CREATE_TABLE"},
+		{name: "blob by identity", env: env("DRSWATCH_BLOB_SERVICE_URI", "https://acct.blob.core.windows.net"), check: func(t *testing.T, c config.Config) {
+			require.Equal(t, config.DeadLetterBlobIdentity, c.DeadLetters())
+		}},
+		{name: "blob connection wins", env: env("DRSWATCH_BLOB_SERVICE_URI", "https://acct.blob.core.windows.net", "DRSWATCH_BLOB_CONNECTION", "x"),
+			check: func(t *testing.T, c config.Config) {
+				require.Equal(t, config.DeadLetterBlobConnection, c.DeadLetters())
+			}},
+		{name: "blob uri must be https", env: env("DRSWATCH_BLOB_SERVICE_URI", "http://acct"), wantErr: "DRSWATCH_BLOB_SERVICE_URI"},
+		{name: "container name", env: env("DRSWATCH_DEADLETTER_CONTAINER", "Dead_Letters"), wantErr: "DRSWATCH_DEADLETTER_CONTAINER"},
+		{name: "lateness set", env: env("DRSWATCH_ALLOWED_LATENESS", "2h"), check: func(t *testing.T, c config.Config) {
+			require.True(t, c.IsSet(config.EnvLateness))
+			require.Equal(t, 2*time.Hour, c.Lateness)
+		}},
+		{name: "log level any case", env: env("DRSWATCH_LOG_LEVEL", "WARN"), check: func(t *testing.T, c config.Config) { require.Equal(t, slog.LevelWarn, c.LogLevel) }},
+		{name: "no state chosen", env: env(), wantErr: "no state store chosen"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			state := defaultState("memory")
+			if tc.name == "no state chosen" {
+				state = func(*config.Config) {}
+			}
+			c, err := config.Load(tc.env, state)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			tc.check(t, c)
+		})
+	}
+}
+
+// TestEveryDefaultParses: each documented default is what Load uses, so it
+// must parse; a default that did not would fail every run.
+func TestEveryDefaultParses(t *testing.T) {
+	for _, s := range config.Settings {
+		if s.Default == "" {
+			continue
+		}
+		t.Run(s.Name, func(t *testing.T) {
+			_, err := config.Load(env(s.Name, s.Default), defaultState("memory"))
+			require.NoError(t, err)
+		})
+	}
+	c, err := config.Load(env(), defaultState("memory"))
+	require.NoError(t, err)
+	require.Equal(t, 8080, c.Port, "the port's default is the table's")
+	require.Equal(t, int64(67108864), c.MaxBodyBytes)
 }

@@ -18,8 +18,13 @@
 //
 //	func TestX(t *testing.T) { conn := azurite.Get(t).ConnectionString() }
 //
-// If DRSWATCH_TEST_TABLE_CONNECTION is set, its value is used and nothing is
-// started. If the azurite-table binary is missing the test is skipped, or
+// With the Blob option it is Azurite's blob service instead:
+//
+//	blob := testenv.StartAzurite(t, testenv.Blob())
+//	testenv.CreateContainer(t, blob.ConnectionString(), "drswatch-deadletter")
+//
+// If DRSWATCH_TEST_TABLE_CONNECTION (DRSWATCH_TEST_BLOB_CONNECTION for blob)
+// is set, its value is used and nothing is started. If the azurite-table binary is missing the test is skipped, or
 // fails when CI=true.
 
 package testenv
@@ -43,6 +48,9 @@ import (
 // service (Azurite or a real account) instead of starting one.
 const EnvTableConnection = "DRSWATCH_TEST_TABLE_CONNECTION"
 
+// EnvBlobConnection is the same for the blob service.
+const EnvBlobConnection = "DRSWATCH_TEST_BLOB_CONNECTION"
+
 // Well-known Azurite development account.
 const (
 	AzuriteAccount = "devstoreaccount1"
@@ -64,8 +72,12 @@ type AzuriteOption func(*azuriteConfig)
 
 type azuriteConfig struct {
 	persistent bool
+	blob       bool
 	dir        string
 }
+
+// Blob starts Azurite's blob service instead of its table service.
+func Blob() AzuriteOption { return func(c *azuriteConfig) { c.blob = true } }
 
 // Persistent keeps data on disk in a temporary directory, so it survives
 // Restart. Without it Azurite keeps everything in memory.
@@ -74,6 +86,7 @@ func Persistent() AzuriteOption { return func(c *azuriteConfig) { c.persistent =
 // Azurite is a running Azurite table service (or an external one).
 type Azurite struct {
 	conn     string // external connection string, or ""
+	service  string // "table" or "blob"
 	bin      string
 	root     string
 	location string // data directory when persistent
@@ -93,8 +106,12 @@ func (s *Azurite) ConnectionString() string {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;TableEndpoint=http://127.0.0.1:%d/%s;",
-		AzuriteAccount, AzuriteKey, s.port, AzuriteAccount)
+	endpoint := "TableEndpoint"
+	if s.service == "blob" {
+		endpoint = "BlobEndpoint"
+	}
+	return fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;%s=http://127.0.0.1:%d/%s;",
+		AzuriteAccount, AzuriteKey, endpoint, s.port, AzuriteAccount)
 }
 
 // External reports whether the server comes from EnvTableConnection.
@@ -173,18 +190,22 @@ func (sh *SharedAzurite) Get(tb testing.TB) *Azurite {
 }
 
 func start(c azuriteConfig) (*Azurite, error) {
-	if conn := os.Getenv(EnvTableConnection); conn != "" {
-		return &Azurite{conn: conn}, nil
+	service, env := "table", EnvTableConnection
+	if c.blob {
+		service, env = "blob", EnvBlobConnection
+	}
+	if conn := os.Getenv(env); conn != "" {
+		return &Azurite{conn: conn, service: service}, nil
 	}
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err
 	}
-	bin := filepath.Join(root, "node_modules", ".bin", "azurite-table")
+	bin := filepath.Join(root, "node_modules", ".bin", "azurite-"+service)
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoAzurite, bin)
 	}
-	s := &Azurite{bin: bin, root: root, location: c.dir}
+	s := &Azurite{bin: bin, root: root, location: c.dir, service: service}
 	var lastErr error
 	for range 3 { // the free port can be taken between probe and bind
 		port, err := freePort()
@@ -228,8 +249,8 @@ func freePort() (int, error) {
 // launch starts the process on s.port and waits until it answers.
 func (s *Azurite) launch() error {
 	args := []string{
-		"--tableHost", "127.0.0.1",
-		"--tablePort", strconv.Itoa(s.port),
+		"--" + s.service + "Host", "127.0.0.1",
+		"--" + s.service + "Port", strconv.Itoa(s.port),
 		"--disableTelemetry",
 		"--silent",
 		"--skipApiVersionCheck",
@@ -260,7 +281,7 @@ func (s *Azurite) launch() error {
 	}()
 	if err := waitReady(s.port, done); err != nil {
 		s.kill()
-		return fmt.Errorf("testenv: azurite-table on port %d: %w; output: %s", s.port, err, out.String())
+		return fmt.Errorf("testenv: azurite-%s on port %d: %w; output: %s", s.service, s.port, err, out.String())
 	}
 	return nil
 }
