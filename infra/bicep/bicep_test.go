@@ -800,3 +800,123 @@ func TestHealthRules(t *testing.T) {
 		}
 	}
 }
+
+// TestTenantCategories: the diagnostic setting streams what detect reads:
+// both sign-in categories (detect takes any category ending in SignInLogs)
+// and AuditLogs (device registrations, detect/audit.go), each a category the
+// aadiam diagnosticSettings type definition names or the Entra docs list.
+func TestTenantCategories(t *testing.T) {
+	src := read(t, "infra/bicep/tenant.bicep")
+	block := regexp.MustCompile(`(?s)\nparam categories array = \[(.*?)\n\]`).FindStringSubmatch(src)
+	if block == nil {
+		t.Fatal("tenant.bicep: no `param categories array = [` list")
+	}
+	var got []string
+	for _, m := range regexp.MustCompile(`'([^']+)'`).FindAllStringSubmatch(block[1], -1) {
+		got = append(got, m[1])
+	}
+	for _, want := range []string{"SignInLogs", "NonInteractiveUserSignInLogs", "AuditLogs"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("tenant.bicep streams %v; missing %s", got, want)
+		}
+	}
+	audit := read(t, "detect/audit.go")
+	if !strings.Contains(audit, `"AuditLogs"`) {
+		t.Error(`detect/audit.go no longer reads the category "AuditLogs"; the diagnostic setting streams that name`)
+	}
+}
+
+// TestRevisionAlertRules: the Azure Monitor rules and the Sentinel rule fire
+// on new revisions only (the newest per AlertId, newer than any ingested
+// before), by severity: critical pages, high notifies; every severity
+// drswatch emits has a rule and none other.
+func TestRevisionAlertRules(t *testing.T) {
+	alerts := read(t, "infra/bicep/modules/alerts.bicep")
+	sentinel := read(t, "infra/bicep/modules/sentinel.bicep")
+	newOnly := []string{
+		`| where ingestion_time() > ago(window)`,
+		`| summarize arg_max(Revision, *) by AlertId`,
+		`| summarize Seen = max(Revision) by AlertId`,
+		`| where isnull(Seen) or Revision > Seen`,
+	}
+	for name, src := range map[string]string{"alerts.bicep": alerts, "sentinel.bicep": sentinel} {
+		for _, s := range newOnly {
+			if !strings.Contains(src, s) {
+				t.Errorf("%s: the query must keep only new revisions; missing %q", name, s)
+			}
+		}
+	}
+	// The severities drswatch emits: the seed rule's and the chain's.
+	emitted := map[string]bool{}
+	for _, f := range []string{"detect/rule.go", "detect/chain.go"} {
+		for _, m := range regexp.MustCompile(`Severity:\s*"(\w+)"|return "(\w+)"`).FindAllStringSubmatch(read(t, f), -1) {
+			for _, g := range m[1:] {
+				if g == "high" || g == "critical" || g == "medium" || g == "low" {
+					emitted[g] = true
+				}
+			}
+		}
+	}
+	ruled := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^    name: '(\w+)'\n    level: (\d)\n    actionGroups: (\w+)$`).FindAllStringSubmatch(alerts, -1) {
+		ruled[m[1]] = true
+		switch m[1] {
+		case "critical":
+			if m[2] != "0" || m[3] != "pageAndNotify" {
+				t.Errorf("critical: Sev%s with %s; want Sev0 paging and notifying (pageAndNotify)", m[2], m[3])
+			}
+		case "high":
+			if m[2] != "1" || m[3] != "notify" {
+				t.Errorf("high: Sev%s with %s; want Sev1 notifying (notify)", m[2], m[3])
+			}
+		}
+	}
+	if !emitted["high"] || !emitted["critical"] {
+		t.Errorf("detect emits %v; this test expects high and critical (update it with the code)", emitted)
+	}
+	for s := range emitted {
+		if !ruled[s] {
+			t.Errorf("drswatch emits severity %s; alerts.bicep has no rule for it", s)
+		}
+	}
+	for s := range ruled {
+		if !emitted[s] {
+			t.Errorf("alerts.bicep has a rule for severity %s, which drswatch never emits", s)
+		}
+	}
+	// Sentinel: entities and incident grouping by AlertId.
+	for _, s := range []string{
+		"entityType: 'Account'", "columnName: 'UserPrincipalName'",
+		"entityType: 'IP'", "tostring(SourceAddresses[0])",
+		"entityType: 'Host'", "tostring(RegisteredDevices[0].DisplayName)",
+		"matchingMethod: 'Selected'", "AlertId: 'AlertId'", "reopenClosedIncident: true",
+		"kind: 'Scheduled'", "aggregationKind: 'AlertPerResult'", "alertSeverityColumnName: 'SentinelSeverity'",
+	} {
+		if !strings.Contains(sentinel, s) {
+			t.Errorf("sentinel.bicep: missing %q", s)
+		}
+	}
+	if !regexp.MustCompile(`groupByCustomDetails: \[\s*'AlertId'\s*\]`).MatchString(sentinel) {
+		t.Error("sentinel.bicep: incidents must be grouped by the AlertId custom detail alone")
+	}
+	// The columns the queries read exist in the schema.
+	var schema alertsSchema
+	if err := json.Unmarshal([]byte(read(t, "schema/alerts.json")), &schema); err != nil {
+		t.Fatal(err)
+	}
+	cols := map[string]bool{}
+	for _, c := range schema.Columns {
+		cols[c.Name] = true
+	}
+	for _, c := range []string{"AlertId", "Revision", "Severity", "Stage", "UserPrincipalName", "SessionId", "SourceAddresses", "RegisteredDevices", "RuleName", "SourceAddressCount", "EventCount"} {
+		if !cols[c] {
+			t.Errorf("the alert queries read %s, which schema/alerts.json does not declare", c)
+		}
+	}
+	main := read(t, "infra/bicep/main.bicep")
+	for _, s := range []string{"param sentinelEnabled bool = false", "module sentinel 'modules/sentinel.bicep' = if (sentinelEnabled)", "pageActionGroupId: pageActionGroupId"} {
+		if !strings.Contains(main, s) {
+			t.Errorf("main.bicep: missing %q", s)
+		}
+	}
+}

@@ -114,8 +114,14 @@ param workspaceRetentionInDays int = 90
 @maxValue(730)
 param alertsRetentionInDays int?
 
-@description('Action group resource id the alert rules notify; empty for none.')
+@description('Action group the alert rules notify (every new high or critical revision, and the health rules); empty for none.')
 param actionGroupId string = ''
+
+@description('Action group that pages on critical revisions (device registered, PRT used); empty for none.')
+param pageActionGroupId string = ''
+
+@description('The workspace has Microsoft Sentinel: add an analytics rule that turns alert revisions into incidents (one per AlertId, updated as the stage rises).')
+param sentinelEnabled bool = false
 
 @description('Health rule: failed SignInLogs invocations in 15 minutes that mean a batch is stuck in its endless retry.')
 @minValue(1)
@@ -287,6 +293,18 @@ module alerts 'modules/alerts.bicep' = {
     tableName: logAnalytics.outputs.tableName
     namePrefix: '${namePrefix}-alert'
     actionGroupId: actionGroupId
+    pageActionGroupId: pageActionGroupId
+    evaluationMinutes: alertEvaluationMinutes
+  }
+}
+
+// Sentinel: incidents from alert revisions (only where the workspace has Sentinel).
+module sentinel 'modules/sentinel.bicep' = if (sentinelEnabled) {
+  name: 'drswatch-sentinel'
+  scope: resourceGroup(lawSubscriptionId, lawResourceGroup)
+  params: {
+    workspaceName: lawName
+    tableName: logAnalytics.outputs.tableName
     evaluationMinutes: alertEvaluationMinutes
   }
 }

@@ -1,5 +1,6 @@
 // Entra ID diagnostic setting: stream interactive and non-interactive user
-// sign-in logs to drswatch's Event Hub. Tenant scope, deployed separately
+// sign-in logs, and the audit logs (device registrations: the attack chain's
+// second step), to drswatch's Event Hub. Tenant scope, deployed separately
 // from main.bicep (see the README's Deploy section for the permissions it needs: Security
 // Administrator in Entra ID and Owner at root scope `/`).
 //
@@ -17,10 +18,11 @@ param eventHubName string = 'entra-signins'
 @description('Name of the diagnostic setting in Entra ID.')
 param settingName string = 'drswatch-signins-to-eventhub'
 
-@description('Sign-in log categories to stream. drswatch needs these two; others only add volume.')
+@description('Log categories to stream. drswatch needs these three (the sign-ins for the seed rule and the PRT sign-ins, AuditLogs for device registrations); others only add volume.')
 param categories array = [
   'SignInLogs'
   'NonInteractiveUserSignInLogs'
+  'AuditLogs'
 ]
 
 resource signinsToEventHub 'microsoft.aadiam/diagnosticSettings@2017-04-01' = {

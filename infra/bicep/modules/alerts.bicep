@@ -1,12 +1,23 @@
-// Azure Monitor log search alerts on the drswatch alerts table: every new
-// alert revision becomes a fired Azure Monitor alert.
+// Azure Monitor log search alerts on the drswatch alerts table: each new
+// alert revision fires one Azure Monitor alert, by the revision's severity.
 //
-// A rule's severity is fixed, so there is one rule per drswatch severity,
-// each filtering on the Severity column (critical→0, high→1, medium→2,
-// low→3). Rows are selected by ingestion_time() rather than TimeGenerated so
-// that ingestion delay does not make a row fall between two evaluations.
-// Stateless (autoMitigate false) and split by AlertId and Revision, so each
-// revision fires once.
+// drswatch's severities are `high` (the seed rule: code phish) and `critical`
+// (the attacker registered a device or used its PRT). A rule's severity and
+// actions are fixed, so there is one rule per drswatch severity:
+//
+//   critical → Azure Monitor Sev0, the paging action group and the notify one
+//   high     → Azure Monitor Sev1, the notify action group
+//
+// One AlertId has many revisions (a revision per change: more addresses, a
+// device registered, PRT sign-ins), and a revision may be delivered twice
+// (at-least-once). Each run takes the rows ingested since the last run
+// (ingestion_time(), so ingestion delay cannot make a row fall between two
+// runs), keeps the newest revision of each AlertId (arg_max), drops it
+// unless it is newer than every revision ingested before (so a redelivery
+// or an older revision arriving late fires nothing), and only then filters
+// on severity: an alert that rises from high to critical fires the high
+// rule, then the critical one. Stateless (autoMitigate false) and split by
+// AlertId and Revision, so each new revision fires once.
 
 param location string
 param tags object = {}
@@ -20,8 +31,11 @@ param tableName string
 @description('Rule name prefix.')
 param namePrefix string
 
-@description('Action group resource id to notify; empty for none (alerts still show in Azure Monitor).')
+@description('Action group notified of every new revision (high and critical); empty for none (alerts still show in Azure Monitor).')
 param actionGroupId string
+
+@description('Action group that pages, for critical revisions only; empty for none.')
+param pageActionGroupId string
 
 @description('How often the rules run, in minutes; each run looks at rows ingested in that many minutes.')
 @allowed([
@@ -33,24 +47,33 @@ param evaluationMinutes int
 
 var frequency = 'PT${evaluationMinutes}M'
 
+var notify = empty(actionGroupId) ? [] : [
+  actionGroupId
+]
+// Critical revisions: the paging group and the notify group.
+var pageAndNotify = empty(pageActionGroupId) ? notify : (empty(actionGroupId) ? [
+  pageActionGroupId
+] : [
+  pageActionGroupId
+  actionGroupId
+])
+
 var severities = [
   {
     name: 'critical'
     level: 0
+    actionGroups: pageAndNotify
   }
   {
     name: 'high'
     level: 1
-  }
-  {
-    name: 'medium'
-    level: 2
-  }
-  {
-    name: 'low'
-    level: 3
+    actionGroups: notify
   }
 ]
+
+// The newest revision of each AlertId ingested since the last run, when it
+// is newer than any revision ingested before.
+var newRevisions = 'let window = ${evaluationMinutes}m;\nlet seen = ${tableName}\n    | where ingestion_time() <= ago(window)\n    | summarize Seen = max(Revision) by AlertId;\n${tableName}\n| where ingestion_time() > ago(window)\n| summarize arg_max(Revision, *) by AlertId\n| join kind=leftouter seen on AlertId\n| where isnull(Seen) or Revision > Seen'
 
 resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for s in severities: {
   name: '${namePrefix}-${s.name}'
@@ -59,7 +82,7 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for s in s
   kind: 'LogAlert'
   properties: {
     displayName: 'drswatch ${s.name} alert'
-    description: 'A new drswatch alert revision with Severity == "${s.name}" arrived in ${tableName}.'
+    description: 'A new drswatch alert revision with Severity "${s.name}" arrived in ${tableName} (the newest revision of its AlertId).'
     severity: s.level
     enabled: true
     scopes: [
@@ -67,12 +90,13 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for s in s
     ]
     evaluationFrequency: frequency
     windowSize: frequency
-    // Look back far enough that late-ingested rows (old TimeGenerated) are seen.
+    // Look back far enough for the revisions ingested before this run
+    // (an alert's revisions span its window, the lateness and the chain horizon).
     overrideQueryTimeRange: 'P2D'
     criteria: {
       allOf: [
         {
-          query: '${tableName}\n| where ingestion_time() > ago(${evaluationMinutes}m)\n| where Severity =~ "${s.name}"\n| extend RevisionText = tostring(Revision)\n| project TimeGenerated, AlertId, RevisionText, UserPrincipalName, SessionId, RuleName, SourceAddressCount, EventCount'
+          query: '${newRevisions}\n| where Severity =~ "${s.name}"\n| extend RevisionText = tostring(Revision)\n| project TimeGenerated, AlertId, RevisionText, Stage, UserPrincipalName, SessionId, RuleName, SourceAddressCount, EventCount'
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0
@@ -110,9 +134,7 @@ resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for s in s
     // The table may still be empty (or not yet queryable) at deploy time.
     skipQueryValidation: true
     actions: {
-      actionGroups: empty(actionGroupId) ? [] : [
-        actionGroupId
-      ]
+      actionGroups: s.actionGroups
     }
   }
 }]
