@@ -430,3 +430,6 @@ func lowerGUID(s string) string {
 	}
 	return string(b)
 }
+
+// NumAuditSkips is the number of AuditSkip values, AuditUsed included.
+const NumAuditSkips = int(numAuditSkips)

@@ -143,3 +143,42 @@ func (f DeviceFilter) namesWatched(raw []byte) bool {
 		}
 	}
 }
+
+// ScanBody calls fn for each record of an Event Hub body that the filter
+// passes, with what it may be, and returns how many it passed. A body that
+// holds none of the bytes the filter looks for (no "AuditLogs", no watched
+// deviceId, no \u escape) is ruled out by those few searches over the whole
+// body, without delimiting its records: the common case, whatever share of
+// its sign-ins carries a primary refresh token. Other bodies are split as
+// ScanBody splits them (with the zero Prefilter) and each record is
+// classified.
+func (f DeviceFilter) ScanBody(body []byte, fn func(raw []byte, k DeviceKind)) int {
+	if !f.mayHold(body) {
+		return 0
+	}
+	n := 0
+	ScanBody(body, Prefilter{}, func(raw []byte) {
+		if k := f.Classify(raw); k != DeviceNone {
+			n++
+			fn(raw, k)
+		}
+	})
+	return n
+}
+
+// mayHold reports whether any record of body could pass Classify.
+func (f DeviceFilter) mayHold(body []byte) bool {
+	if isAuditCategory(body) && hasDeviceOp(body) {
+		return true
+	}
+	if len(f.watched) > 0 && f.namesWatched(body) {
+		return true
+	}
+	return bytes.Contains(body, unicodeEscape)
+}
+
+// Watches reports whether the filter watches deviceID (a lower-case GUID).
+func (f DeviceFilter) Watches(deviceID string) bool {
+	_, ok := f.watched[deviceID]
+	return ok
+}

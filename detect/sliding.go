@@ -180,7 +180,15 @@ func (k SessionKey) SlidingID(first time.Time) string {
 // UnionGroups returns a group holding the records of both groups (the seed
 // groups of the two buckets a sliding span touches), keyed as a.
 func UnionGroups(a, b *Group) *Group {
-	u := &Group{Key: a.Key, BrowserMax: max(a.BrowserMax, b.BrowserMax), Saturated: a.Saturated || b.Saturated}
+	u := &Group{Key: a.Key, BrowserMax: max(a.BrowserMax, b.BrowserMax), Saturated: a.Saturated || b.Saturated,
+		Cut: a.Cut | b.Cut, GeoSources: a.GeoSources | b.GeoSources}
+	for c := range numColumns {
+		// What either left out stays out: the smaller bound holds for both.
+		u.Over[c] = a.Over[c]
+		if o := b.Over[c]; o != "" && (u.Over[c] == "" || o < u.Over[c]) {
+			u.Over[c] = o
+		}
+	}
 	for _, g := range []*Group{a, b} {
 		for _, h := range g.Events {
 			if _, full := insertSorted(&u.Events, h, MaxEvents); full {

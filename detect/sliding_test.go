@@ -161,3 +161,24 @@ func TestSessionBoundsAndTrim(t *testing.T) {
 	require.Equal(t, MaxSessionEvents-10, n)
 	require.Len(t, s.Events, 10)
 }
+
+// TestUnionGroups: the union of two groups is the group of all their
+// records, location sources and cut lists included.
+func TestUnionGroups(t *testing.T) {
+	r := DefaultRule()
+	recs := []Record{
+		ev(t, "a", "2026-03-02T09:29:50Z", "192.0.2.1", "Chrome 120"),
+		ev(t, "b", "2026-03-02T09:30:20Z", "198.51.100.7", ""),
+		ev(t, "c", "2026-03-02T09:31:20Z", "198.51.100.8", ""),
+	}
+	geo := &Geo{}
+	all := NewGroup(Key{Window: mustTime(t, "2026-03-02T09:00:00Z"), UPN: recs[0].UPN, SessionID: recs[0].SessionID})
+	parts := [2]*Group{NewGroup(all.Key), NewGroup(Key{Window: mustTime(t, "2026-03-02T09:30:00Z"), UPN: all.Key.UPN, SessionID: all.Key.SessionID})}
+	for _, rec := range recs {
+		all.Merge(rec, geo)
+		k, _ := r.Select(rec)
+		parts[min(1, int(k.Window.Sub(all.Key.Window)/r.Window))].Merge(rec, geo)
+	}
+	u := UnionGroups(parts[0], parts[1])
+	require.Equal(t, figures(r.alert(all)), figures(r.alert(u)))
+}

@@ -61,7 +61,11 @@ func groupStates(t *testing.T, b *bed) map[string]string {
 	for id, row := range b.sink.final(t) {
 		var a detect.Alert
 		require.NoError(t, json.Unmarshal([]byte(row), &a))
-		g, err := b.store.Load(context.Background(), id, a.WindowStart.Time)
+		eid, w := id, a.WindowStart.Time
+		if a.RuleID == detect.SlidingRuleID { // kept in its session's entity
+			eid, w = detect.SessionKey{UPN: a.UserPrincipalName, SessionID: a.SessionID}.ID(), time.Unix(0, 0).UTC()
+		}
+		g, err := b.store.Load(context.Background(), eid, w)
 		require.NoError(t, err)
 		out[id] = string(g.State)
 	}

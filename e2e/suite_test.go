@@ -44,7 +44,8 @@ func TestSuite(t *testing.T) {
 					inOrder.mustBatch(bs)
 				}
 				want := inOrder.sink.final(t)
-				require.Len(t, want, 5, "five phishing sessions alert; the one straddling a window edge does not (as in ES|QL); look-alikes do not")
+				require.Len(t, byRule(t, want, detect.RuleID), 5, "five phishing sessions alert; the one straddling a window edge does not (as in ES|QL); look-alikes do not")
+				require.Len(t, byRule(t, want, detect.SlidingRuleID), 1, "the one straddling a window edge alerts once, by the sliding rule")
 				r := rand.New(rand.NewSource(2))
 				for round := 0; round < 3; round++ {
 					shuffled := newBed(t, sk.open(t))

@@ -117,6 +117,17 @@ type Options struct {
 	// process, since a process has one Processor. Sweep's own scans (Expire,
 	// ListPending, CountPending) run one after the other, outside it.
 	GroupConcurrency int
+	// SeedOnly turns off the sliding-window rule and the attack chain: the
+	// Processor is then the ES|QL rule alone, and touches no state but the
+	// seed groups and their outbox.
+	SeedOnly bool
+	// ChainHorizon is how long registrations, PRT sign-ins and alerts are
+	// kept per user to be linked (default detect.DefaultChainHorizon).
+	ChainHorizon time.Duration
+	// WatchRefresh is how old the Processor's copy of the watch list (the
+	// devices whose sign-ins are decoded) may get before it is read again
+	// (default 10 seconds).
+	WatchRefresh time.Duration
 }
 
 // maxConflictBackoff caps the wait between retries after lost races.
@@ -129,6 +140,7 @@ type Processor struct {
 	o     Options
 	pf    detect.Prefilter    // built once: it holds the ids' lookup table
 	calls *semaphore.Weighted // store calls in flight, for the whole Processor
+	watch watchCache          // the devices whose sign-ins are decoded
 }
 
 // New returns a Processor.
@@ -159,6 +171,9 @@ func New(st Store, sink Sink, o Options) *Processor {
 	}
 	if o.GroupConcurrency <= 0 {
 		o.GroupConcurrency = 8
+	}
+	if o.WatchRefresh <= 0 {
+		o.WatchRefresh = 10 * time.Second
 	}
 	return &Processor{
 		store: st, sink: sink, o: o, pf: o.Rule.Prefilter(),
@@ -217,6 +232,9 @@ type Plan struct {
 	Skipped SkipCounts
 	// Groups are the touched groups, sorted by ID.
 	Groups []GroupWork
+	// Chain is the attack-chain part: device audit records, PRT sign-ins of
+	// watched devices, and the sliding-rule sessions of Groups.
+	Chain ChainPlan
 }
 
 // GroupWork is the records of one batch for one detection group.
@@ -235,6 +253,8 @@ type GroupWork struct {
 func (p *Processor) Plan(events []Event, now time.Time) Plan {
 	var pl Plan
 	index := map[string]int{}
+	devices := p.watchFilter()
+	seenPRT := map[string]bool{}
 	for _, ev := range events {
 		handle := func(raw []byte) {
 			rec, skip := detect.DecodeRecord(raw)
@@ -263,11 +283,18 @@ func (p *Processor) Plan(events []Event, now time.Time) Plan {
 				w.Enqueued = ev.EnqueuedAt
 			}
 		}
+		if !p.o.SeedOnly {
+			p.planChain(&pl.Chain, devices, ev.Body, seenPRT)
+		}
 		n, rejected := detect.ScanBody(ev.Body, p.pf, handle)
 		pl.Records += n
 		pl.Skipped[detect.SkipPrefiltered] += rejected
 	}
 	slices.SortFunc(pl.Groups, func(a, b GroupWork) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(pl.Chain.Devices, func(a, b DeviceWork) int { return strings.Compare(a.ID, b.ID) })
+	if !p.o.SeedOnly {
+		pl.Chain.Sessions = planSessions(pl.Groups)
+	}
 	return pl
 }
 
@@ -319,6 +346,7 @@ type groupResult struct {
 	wrote         bool
 	pending       *store.Pending // the new revision, if any
 	truncated     []string       // the new revision's TruncatedColumns
+	more          []Revision     // revisions from linking the alert to its chain
 }
 
 // Commit merges each group of plan with its stored state and writes what
@@ -346,11 +374,11 @@ func (p *Processor) Commit(ctx context.Context, plan Plan, now time.Time) (Commi
 		g.Go(func() error {
 			defer p.calls.Release(1)
 			r, err := p.commitGroup(gctx, &plan.Groups[i], now)
+			results[i] = r // a group written before a later step failed still counts
 			if err != nil {
 				cancel(err)
 				return err
 			}
-			results[i] = r
 			return nil
 		})
 	}
@@ -371,6 +399,7 @@ func (p *Processor) Commit(ctx context.Context, plan Plan, now time.Time) (Commi
 		if r.pending != nil {
 			c.Revisions = append(c.Revisions, Revision{Pending: *r.pending, Enqueued: plan.Groups[i].Enqueued, TruncatedColumns: r.truncated})
 		}
+		c.Revisions = append(c.Revisions, r.more...)
 	}
 	return c, err
 }
@@ -402,10 +431,36 @@ func (p *Processor) commitGroup(ctx context.Context, w *GroupWork, now time.Time
 			}
 		}
 		if r.matched == 0 {
+			// Nothing new; but a retried batch must still record an
+			// alerting group in its user's chain, if the try before failed
+			// between the two.
+			if !p.o.SeedOnly && p.o.Rule.Alerting(g) {
+				_, seen, err := p.chainView(ctx, w.Key.UPN, w.Key.Window)
+				if err != nil {
+					return r, fmt.Errorf("group %s: %w", w.ID, err)
+				}
+				more, err := p.linkAlert(ctx, w.Key.UPN, detect.AlertRef{ID: w.ID, Window: w.Key.Window}, seen, now)
+				r.more = more
+				if err != nil {
+					return r, fmt.Errorf("group %s: link alert: %w", w.ID, err)
+				}
+			}
 			return r, nil
 		}
 		var outbox []store.Pending
-		if alert, ok := p.o.Rule.Evaluate(g, now); ok {
+		// An alerting group carries its user's chain columns, computed from
+		// the chain's current version; linkAlert then records the alert in
+		// the chain (and revises it if the chain moved on meanwhile).
+		var view *detect.ChainView
+		seen := ""
+		if !p.o.SeedOnly && p.o.Rule.Alerting(g) {
+			v, etag, err := p.chainView(ctx, w.Key.UPN, w.Key.Window)
+			if err != nil {
+				return groupResult{}, fmt.Errorf("group %s: %w", w.ID, err)
+			}
+			view, seen = &v, etag
+		}
+		if alert, ok := p.o.Rule.EvaluateChained(g, now, view); ok {
 			r.truncated = alert.TruncatedColumns
 			row, err := p.encode(alert)
 			if err != nil {
@@ -443,6 +498,13 @@ func (p *Processor) commitGroup(ctx context.Context, w *GroupWork, now time.Time
 		r.wrote = true
 		if len(outbox) > 0 {
 			r.pending = &outbox[0]
+		}
+		if view != nil {
+			more, err := p.linkAlert(ctx, w.Key.UPN, detect.AlertRef{ID: w.ID, Window: w.Key.Window}, seen, now)
+			r.more = more
+			if err != nil {
+				return r, fmt.Errorf("group %s: link alert: %w", w.ID, err)
+			}
 		}
 		return r, nil
 	}
@@ -648,6 +710,19 @@ type Result struct {
 	// Alerts has one entry per new revision, delivered or not: those not
 	// delivered stay pending and Sweep resends them.
 	Alerts []AlertInfo
+	// Chain counts the attack-chain part: audit records by outcome, device
+	// records the filter passed, PRT sign-ins kept, entities written.
+	Chain ChainResult
+}
+
+// ChainResult counts what the attack-chain part of a batch did.
+type ChainResult struct {
+	Audit         AuditCounts
+	Candidates    int
+	PrtSignIns    int
+	Registrations int
+	Users         int
+	Sessions      int
 }
 
 // Process handles one batch: Plan, Commit, then Deliver of the revisions
@@ -660,6 +735,11 @@ func (p *Processor) Process(ctx context.Context, b Batch) (Result, error) {
 	if b.Received.IsZero() {
 		b.Received = now
 	}
+	if !p.o.SeedOnly {
+		if err := p.refreshWatch(ctx, now); err != nil {
+			return Result{Events: len(b.Events)}, err
+		}
+	}
 	plan := p.Plan(b.Events, now)
 	res := Result{Events: len(b.Events), Records: plan.Records, Skipped: plan.Skipped, Groups: len(plan.Groups)}
 	res.GroupIDs = make([]string, len(plan.Groups))
@@ -667,6 +747,13 @@ func (p *Processor) Process(ctx context.Context, b Batch) (Result, error) {
 		res.GroupIDs[i] = g.ID
 	}
 	c, err := p.Commit(ctx, plan, now)
+	if err == nil && !p.o.SeedOnly {
+		var cc ChainCommitted
+		cc, err = p.CommitChain(ctx, plan, now)
+		c.Revisions = append(c.Revisions, cc.Revisions...)
+		res.Chain = ChainResult{Audit: plan.Chain.Audit, Candidates: plan.Chain.Candidates, PrtSignIns: cc.PrtSignIns,
+			Registrations: cc.Registrations, Users: cc.Users, Sessions: cc.Sessions}
+	}
 	res.Matched, res.Writes = c.Matched, c.Writes
 	res.Skipped[detect.SkipDuplicate] += c.Duplicates
 	if len(c.Revisions) > 0 {

@@ -141,9 +141,12 @@ func sessions(n int) []pipeline.Event {
 
 var now10 = func() time.Time { return time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC) }
 
+// The tests of store calls below count the seed groups' calls alone
+// (SeedOnly); the attack chain's own are counted in chain_test.go.
+
 func TestCommitStopsAtFirstFailure(t *testing.T) {
 	st := &probeStore{Store: memstore.New(), failLoad: 3}
-	p := pipeline.New(st, &rowSink{}, pipeline.Options{Now: now10, GroupConcurrency: 1})
+	p := pipeline.New(st, &rowSink{}, pipeline.Options{SeedOnly: true, Now: now10, GroupConcurrency: 1})
 	res, err := p.Process(context.Background(), pipeline.Batch{Events: sessions(20)})
 	require.ErrorContains(t, err, "injected: load failed")
 	require.Equal(t, 3, st.loads, "no group starts after the failure")
@@ -157,7 +160,7 @@ func TestCommitStopsAtFirstFailure(t *testing.T) {
 
 	// Side by side, the failure cancels the groups in flight.
 	st = &probeStore{Store: memstore.New(), failLoad: 1, delay: 5 * time.Millisecond}
-	p = pipeline.New(st, &rowSink{}, pipeline.Options{Now: now10, GroupConcurrency: 4})
+	p = pipeline.New(st, &rowSink{}, pipeline.Options{SeedOnly: true, Now: now10, GroupConcurrency: 4})
 	_, err = p.Process(context.Background(), pipeline.Batch{Events: sessions(40)})
 	require.ErrorContains(t, err, "injected: load failed")
 	require.Less(t, st.loads, 40, "not every group was started")
@@ -165,7 +168,7 @@ func TestCommitStopsAtFirstFailure(t *testing.T) {
 
 func TestCommitNothingAfterContextDone(t *testing.T) {
 	st := &probeStore{Store: memstore.New()}
-	p := pipeline.New(st, &rowSink{}, pipeline.Options{Now: now10})
+	p := pipeline.New(st, &rowSink{}, pipeline.Options{SeedOnly: true, Now: now10})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	res, err := p.Process(ctx, pipeline.Batch{Events: sessions(5)})
@@ -187,7 +190,7 @@ func TestConflictRetries(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &probeStore{Store: memstore.New(), conflicts: tc.conflicts}
-			p := pipeline.New(st, &rowSink{}, pipeline.Options{Now: now10, ConflictRetries: 6, ConflictBackoff: time.Millisecond})
+			p := pipeline.New(st, &rowSink{}, pipeline.Options{SeedOnly: true, Now: now10, ConflictRetries: 6, ConflictBackoff: time.Millisecond})
 			res, err := p.Process(context.Background(), pipeline.Batch{Events: sessions(1)})
 			if tc.wantErr {
 				require.ErrorIs(t, err, store.ErrConflict)
@@ -219,7 +222,7 @@ func TestConflictBackoffEndsWithContext(t *testing.T) {
 // limit on store calls.
 func TestOneLimitPerProcessor(t *testing.T) {
 	st := &probeStore{Store: memstore.New(), delay: 2 * time.Millisecond}
-	p := pipeline.New(st, &rowSink{}, pipeline.Options{Now: now10, GroupConcurrency: 3})
+	p := pipeline.New(st, &rowSink{}, pipeline.Options{SeedOnly: true, Now: now10, GroupConcurrency: 3})
 	var wg sync.WaitGroup
 	for b := range 4 {
 		wg.Add(1)
