@@ -110,13 +110,7 @@ func (c Config) withDefaults() Config {
 	if c.Span <= 0 {
 		c.Span = DefaultSpan
 	}
-	switch {
-	case c.MatchShare == 0 || math.IsNaN(c.MatchShare):
-		c.MatchShare = DefaultMatchShare
-	case c.MatchShare < 0:
-		c.MatchShare = 0
-	}
-	c.MatchShare = min(c.MatchShare, 1)
+	c.MatchShare = share(c.MatchShare, DefaultMatchShare)
 	switch {
 	case c.Attacks == 0:
 		c.Attacks = DefaultAttacks
@@ -126,14 +120,20 @@ func (c Config) withDefaults() Config {
 	if c.Users <= 0 {
 		c.Users = DefaultUsers
 	}
-	switch {
-	case c.Redeliver == 0 || math.IsNaN(c.Redeliver):
-		c.Redeliver = DefaultRedeliver
-	case c.Redeliver < 0:
-		c.Redeliver = 0
-	}
-	c.Redeliver = min(c.Redeliver, 1)
+	c.Redeliver = share(c.Redeliver, DefaultRedeliver)
 	return c
+}
+
+// share is a configured share: def when unset (0 or NaN), none when
+// negative, at most 1.
+func share(v, def float64) float64 {
+	switch {
+	case v == 0 || math.IsNaN(v):
+		return def
+	case v < 0:
+		return 0
+	}
+	return min(v, 1)
 }
 
 // Expected is one group (window, UPN, session) the rule must alert on.

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -33,35 +32,13 @@ var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	switch {
-	case err == nil:
-	case errors.Is(err, errUsage):
-		os.Exit(2)
-	default:
+	stop()
+	if err != nil && !errors.Is(err, errUsage) {
 		fmt.Fprintln(os.Stderr, "drswatch-dev:", err)
 		os.Exit(1)
 	}
-}
-
-// run is the whole program, testable: arguments and streams in, an error
-// out.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
-	}
-	switch args[0] {
-	case "gen":
-		return gen(args[1:], stdout, stderr)
-	case "bench":
-		return benchCmd(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprintf(stderr, "drswatch-dev: unknown command %q\n\n%s", args[0], usage)
-		return errUsage
+	if err != nil {
+		os.Exit(2)
 	}
 }
