@@ -172,7 +172,7 @@ func TestExampleSettings(t *testing.T) {
 // own files import testing is added by shippedDeps.
 var testSupport = []string{
 	"e2e", "gen", "internal/bench", "internal/cmd/drswatch-dev", "internal/fixture",
-	"internal/mkzip", "internal/testenv", "store/storetest",
+	"internal/geoiptest", "internal/mkzip", "internal/testenv", "store/storetest",
 }
 
 const module = "github.com/drswatch/drswatch"
@@ -221,6 +221,90 @@ func TestShippedBinaryHoldsNoTestMachinery(t *testing.T) {
 	control := forbiddenDeps(t, "./internal/cmd/drswatch-dev")
 	for _, want := range []string{"testing", "net/http/httptest", module + "/internal/testenv", module + "/gen"} {
 		require.Contains(t, control, want, "the check finds %s in the developer command", want)
+	}
+}
+
+// modulePackages returns the module's packages matched by pattern, as
+// paths relative to the root ("." for the root package).
+func modulePackages(t *testing.T, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list"}, args...)...).Output()
+	require.NoError(t, err, "go list %v", args)
+	var rel []string
+	for _, p := range strings.Fields(string(out)) {
+		switch {
+		case p == module:
+			rel = append(rel, ".")
+		case strings.HasPrefix(p, module+"/"):
+			rel = append(rel, strings.TrimPrefix(p, module+"/"))
+		}
+	}
+	return rel
+}
+
+// layoutTables returns what the README's three layout tables name (the
+// backquoted names in each row's first cell): the packages that ship, the
+// packages tests and developers use, and the other folders (infra/bicep is
+// a package of tests beside the templates). The root package is named by
+// its file, repocheck_test.go.
+func layoutTables(t *testing.T) (shipped, support, other map[string]bool) {
+	t.Helper()
+	b, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, layout, ok := strings.Cut(string(b), "\nCode layout.")
+	require.True(t, ok, "README has the Code layout")
+	layout, _, ok = strings.Cut(layout, "\n## ")
+	require.True(t, ok, "the layout ends with a section")
+	first, rest, ok := strings.Cut(layout, "\nWhat tests and developers use")
+	require.True(t, ok, "the layout has a table of what tests and developers use")
+	second, third, ok := strings.Cut(rest, "\nOther folders:")
+	require.True(t, ok, "the layout has a table of other folders")
+	names := func(table string) map[string]bool {
+		out := map[string]bool{}
+		for _, line := range strings.Split(table, "\n") {
+			cells := strings.Split(line, "|")
+			if len(cells) < 3 || !strings.Contains(cells[1], "`") {
+				continue
+			}
+			for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(cells[1], -1) {
+				name := strings.TrimSuffix(m[1], "/")
+				if name == "repocheck_test.go" {
+					name = "."
+				}
+				out[name] = true
+			}
+		}
+		return out
+	}
+	return names(first), names(second), names(third)
+}
+
+// TestLayoutNamesEveryPackage: the README's layout names every package of
+// the module in the right table: the ones `go list -deps ./cmd/drswatch`
+// names under what ships, every other one under what tests and developers
+// use (or, for infra/bicep, under the other folders); and neither package
+// table names a package that does not exist.
+func TestLayoutNamesEveryPackage(t *testing.T) {
+	shippedRows, supportRows, otherRows := layoutTables(t)
+	ships := map[string]bool{}
+	for _, p := range modulePackages(t, "-deps", "./cmd/drswatch") {
+		ships[p] = true
+	}
+	all := modulePackages(t, "./...")
+	require.Contains(t, all, "cmd/drswatch")
+	for _, p := range all {
+		if ships[p] {
+			require.True(t, shippedRows[p], "README layout: %s ships (go list -deps ./cmd/drswatch) but is not in the table of what ships", p)
+		} else {
+			require.True(t, supportRows[p] || otherRows[p], "README layout: %s is not in the table of what tests and developers use", p)
+		}
+	}
+	for p := range shippedRows {
+		require.True(t, ships[p], "README layout lists %s under what ships; go list -deps ./cmd/drswatch does not name it", p)
+	}
+	for p := range supportRows {
+		require.Contains(t, all, p, "README layout lists %s, which is not a package", p)
+		require.False(t, ships[p], "README layout lists %s as test support, but it ships", p)
 	}
 }
 

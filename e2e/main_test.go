@@ -1,13 +1,14 @@
 // Package e2e holds drswatch's end-to-end suites: the real handler,
-// pipeline and stores wired as `drswatch serve` wires them (the suite, the
-// outbox, faults, hostile input, equivalence with replay, what the log
-// holds), and the real binaries run as processes (serve as the Functions
-// host runs it, two processes on one table, kills, SIGTERM, gen | replay).
+// pipeline and stores wired as `drswatch serve` wires them (the suite on
+// both stores, the outbox, the attack chain, faults, hostile input,
+// equivalence with replay, what the log holds), and the real binaries run
+// as processes (serve as the Functions host runs it, started with its
+// storage down, dead letters, two processes on one table, kills, SIGTERM,
+// pseudonymized alerts, drswatch-dev gen | drswatch replay).
 //
-// One Azurite serves the whole package (TestMain); the one test that stops
-// the table service in the middle of a batch starts its own. The binaries
-// are built once, on first use. `make soak` runs the soak tests long
-// (-args -soak).
+// One Azurite serves the whole package (TestMain); the tests that stop the
+// table service start their own. The binaries are built once, on first
+// use. `make soak` runs the soak tests long (-args -soak).
 package e2e
 
 import (
