@@ -452,6 +452,8 @@ func TestGroupSaturation(t *testing.T) {
 	require.Equal(t, MaxAddresses, g.AddressCount(), "AddressCount saturates at MaxAddresses")
 	require.True(t, g.Saturated)
 	require.True(t, slices.IsSorted(g.Events))
+	a := r.alert(g)
+	require.Len(t, a.TruncatedColumns, int(numColumns), "records left out whole: every list may be incomplete")
 
 	b, err := g.MarshalBinary()
 	require.NoError(t, err)
