@@ -37,24 +37,52 @@ const (
 )
 
 // member returns what to keep of the value of key (renamed) in an object
-// kept by k.
-func (k keep) member(key string) keep {
+// kept by k. (A []byte key: the map lookups convert it without copying.)
+func (k keep) member(key []byte) keep {
 	switch k {
 	case keepRoot:
-		if key == "properties" {
+		if string(key) == "properties" {
 			return keepProps
 		}
-		if rootKeys[key] {
+		if rootKeys[string(key)] {
 			return keepAll
 		}
 		return keepNone
 	case keepProps:
-		if propKeys[key] {
+		if propKeys[string(key)] {
 			return keepAll
 		}
 		return keepNone
 	}
 	return k
+}
+
+// snakeASCII appends snakeKey's renaming of the ASCII key k to dst, without
+// allocating for a short key; ok is false for a key holding a byte past ASCII,
+// which snakeKey renames.
+func snakeASCII(dst, k []byte) (out []byte, ok bool) {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c >= 0x80 {
+			return dst, false
+		}
+		dst = append(dst, lowerASCII(c))
+		if c >= 'a' && c <= 'z' && i+1 < len(k) && isUpper(k[i+1]) {
+			dst = append(dst, '_')
+			for i+1 < len(k) && isUpper(k[i+1]) {
+				i++
+				dst = append(dst, lowerASCII(k[i]))
+			}
+		}
+	}
+	return dst, true
+}
+
+func lowerASCII(c byte) byte {
+	if isUpper(c) {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // parseRecord parses one record (the whole of raw) as the pipeline reads
@@ -166,8 +194,17 @@ func parseObject(b []byte, i, depth int, k keep) (node, int, error) {
 		}
 		mk, key := keepNone, ""
 		if k != keepNone {
-			key = snakeKey(stringValue(rawKey, escaped))
-			mk = k.member(key)
+			var buf [64]byte
+			name, ok := buf[:0], false
+			if !escaped {
+				name, ok = snakeASCII(name, rawKey[1:len(rawKey)-1])
+			}
+			if !ok {
+				name = []byte(snakeKey(stringValue(rawKey, escaped)))
+			}
+			if mk = k.member(name); mk != keepNone {
+				key = string(name)
+			}
 		}
 		v, end, err := parseValue(b, i, depth+1, mk)
 		if err == nil && mk != keepNone {
