@@ -484,7 +484,7 @@ func TestGroupStateRoundTrip(t *testing.T) {
 
 	for _, bad := range []string{``, `{}`, `{"v":3}`, `{"v":1,"e":"AAE="}`, `not json`,
 		`{"v":2,"x":{"Nope":["a"]}}`, `{"v":2,"x":{"Browsers":["b","a"]}}`, `{"v":2,"x":{"Browsers":["a","a"]}}`,
-		`{"v":2,"x":{"Browsers":[""]}}`, `{"v":2,"x":{"Browsers":["b"]},"c":{"Browsers":"a"}}`, `{"v":2,"t":["Nope"]}`} {
+		`{"v":2,"x":{"Browsers":[""]}}`, `{"v":2,"x":{"Browsers":["\b"]}}`, `{"v":2,"x":{"Browsers":["b"]},"c":{"Browsers":"a"}}`, `{"v":2,"t":["Nope"]}`} {
 		var x Group
 		require.Error(t, x.UnmarshalBinary([]byte(bad)), "UnmarshalBinary(%q) accepted", bad)
 	}
