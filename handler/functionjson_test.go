@@ -2,6 +2,8 @@ package handler_test
 
 import (
 	"encoding/json"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/handler"
+	"github.com/drswatch/drswatch/internal/testenv"
 )
 
 // functionJSON is the part of a function.json the host reads for us.
@@ -64,4 +67,20 @@ func TestFunctionJSONIsTheContractTheHandlerReads(t *testing.T) {
 
 	s := readFunctionJSON(t, handler.FunctionSweep)
 	require.Equal(t, "timerTrigger", s.Bindings[0].Type)
+}
+
+// TestDeadLetterAlertRuleReadsTheLogLine: the dead-letter alert rule
+// (infra/bicep/modules/health.bicep) selects the handler's line by its msg;
+// renaming the message would silence the rule.
+func TestDeadLetterAlertRuleReadsTheLogLine(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "infra", "bicep", "modules", "health.bicep"))
+	require.NoError(t, err)
+	require.Contains(t, string(b), `tostring(line.msg) == "dead-lettered"`)
+	require.Contains(t, string(b), `"Host.Function.Console"`, "the category the host logs console lines under")
+
+	logs := &testenv.LogBuffer{}
+	h := handler.New(&recordingProcessor{}, slog.New(slog.NewJSONHandler(logs, nil)), handler.Options{DeadLetters: &testenv.DeadLetters{}})
+	code, _ := testenv.Invoke(t, h, handler.FunctionSignIns, []byte("not json"))
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, logs.Lines(t, "dead-lettered"), 1)
 }

@@ -355,13 +355,18 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 				"truncated_columns", a.TruncatedColumns, "outcome", "truncated")
 		}
 	}
+	deferred := 0
 	for _, a := range res.Alerts {
+		if a.Outcome == pipeline.Retry {
+			deferred++
+		}
 		if a.Err != nil {
-			log.Warn("alert delivery deferred to Sweep", "error", truncate(a.Err.Error(), 500))
+			log.Warn("alert delivery deferred to Sweep", "failed", "sink", "outcome", a.Outcome.String(), "error", truncate(a.Err.Error(), 500))
 		}
 	}
 	summary := []any{"records", res.Records, "matched", res.Matched, "skipped", res.Skipped,
-		"groups", res.Groups, "writes", res.Writes, "alerts", len(res.Alerts), "truncated_alerts", truncated, "took_ms", took.Milliseconds()}
+		"groups", res.Groups, "writes", res.Writes, "alerts", len(res.Alerts), "deferred", deferred,
+		"truncated_alerts", truncated, "took_ms", took.Milliseconds()}
 	if err != nil {
 		status, failed := failure(err)
 		log.Error("batch failed; the host will retry it", append(summary, "failed", failed, "error", truncate(err.Error(), 1000))...)
@@ -369,8 +374,14 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info("batch processed", summary...)
-	reply(w, http.StatusOK, fmt.Sprintf("drswatch: %d records, %d matched, %d groups, %d alerts in %d ms",
-		res.Records, res.Matched, res.Groups, len(res.Alerts), took.Milliseconds()))
+	msg := fmt.Sprintf("drswatch: %d records, %d matched, %d groups, %d alerts in %d ms",
+		res.Records, res.Matched, res.Groups, len(res.Alerts), took.Milliseconds())
+	if deferred > 0 {
+		// State and the pending revisions are stored: the batch is done, and
+		// Sweep resends what the sink did not take.
+		msg += fmt.Sprintf("; %d alert revisions kept for Sweep: sink unavailable", deferred)
+	}
+	reply(w, http.StatusOK, msg)
 }
 
 func (h *Handler) sweep(w http.ResponseWriter, r *http.Request) {

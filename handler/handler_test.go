@@ -285,3 +285,26 @@ func TestReadinessSaysWhyNot(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code, "any answer tells the host the handler started")
 	require.JSONEq(t, `{"status":"starting","reason":"state store not ready: dial tcp: connection refused"}`, rec.Body.String())
 }
+
+// deferringProcessor stores every batch but its sink takes no alert.
+type deferringProcessor struct{ recordingProcessor }
+
+func (p *deferringProcessor) Process(context.Context, pipeline.Batch) (pipeline.Result, error) {
+	return pipeline.Result{Alerts: []pipeline.AlertInfo{{Delivery: pipeline.Delivery{AlertID: "a1", Revision: 1,
+		Outcome: pipeline.Retry, Err: errors.New("sink: unavailable (HTTP 503)")}}}}, nil
+}
+
+// TestAnswerSaysTheSinkDeferred: a batch whose state is stored answers 200
+// even when the sink takes none of its alerts (the outbox keeps them for
+// Sweep), and says so in the answer and the log.
+func TestAnswerSaysTheSinkDeferred(t *testing.T) {
+	logs := &testenv.LogBuffer{}
+	h := handler.New(&deferringProcessor{}, slog.New(slog.NewJSONHandler(logs, nil)), handler.Options{})
+	code, resp := testenv.Invoke(t, h, handler.FunctionSignIns, readFixture(t, "invocation-datatype-string.json"))
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, resp.Logs[0], "1 alert revisions kept for Sweep: sink unavailable")
+	lines := logs.Lines(t, "alert delivery deferred to Sweep")
+	require.Len(t, lines, 1)
+	require.Equal(t, "sink", lines[0]["failed"])
+	require.Equal(t, float64(1), logs.Lines(t, "batch processed")[0]["deferred"])
+}

@@ -76,7 +76,7 @@ func (l *lazy[T]) run(ctx context.Context, log *slog.Logger, open func(context.C
 		if time.Since(start) > escalateAfter {
 			level = slog.LevelError
 		}
-		log.Log(ctx, level, "dependency not ready; invocations answer 503 until it is, retrying",
+		log.Log(ctx, level, "dependency not ready; invocations that need it answer 5xx (the host retries them), retrying",
 			"dependency", l.name, "attempt", attempt, "retry_in_ms", wait.Milliseconds(),
 			"error", truncate(err.Error(), 1000))
 		select {
