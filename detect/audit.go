@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/drswatch/drswatch/internal/jsonbytes"
 )
 
 // DeviceOp is the operation of an Entra ID audit record about a device, as
@@ -151,7 +153,13 @@ func DecodeDeviceAudit(raw []byte) (DeviceAudit, AuditSkip) {
 	if len(raw) > MaxAuditBytes {
 		return DeviceAudit{}, AuditOversize
 	}
-	root, err := parseNode(raw)
+	// Only the members read are built (auditMembers); the rest is validated.
+	i := jsonbytes.Space(raw, 0)
+	k := keepAuditRoot
+	if i < len(raw) && raw[i] != '{' {
+		k = keepNone
+	}
+	root, err := parseWhole(raw, i, k)
 	if err != nil {
 		if err == errTooDeep {
 			return DeviceAudit{}, AuditTooDeep
@@ -273,7 +281,9 @@ func DecodeDeviceAudit(raw []byte) (DeviceAudit, AuditSkip) {
 			if mp.kind != kindObject {
 				continue
 			}
-			a.setProperty(text(mp.get("display_name")), propertyValue(mp.get("new_value")))
+			if name := text(mp.get("display_name")); readProperty[name] {
+				a.setProperty(name, propertyValue(mp.get("new_value")))
+			}
 		}
 	}
 	for _, d := range arrayHead(p.get("additional_details"), maxAdditionalDetails) {
@@ -296,6 +306,16 @@ func DecodeDeviceAudit(raw []byte) (DeviceAudit, AuditSkip) {
 		a.ID = "sha256:" + hex.EncodeToString(sum[:16])
 	}
 	return a, AuditUsed
+}
+
+// readProperty names the modified properties setProperty reads; the
+// others' values are not unwrapped.
+var readProperty = map[string]bool{
+	"DeviceId": true, "TargetId.DeviceId": true, "Device.ObjectID": true,
+	"CloudDisplayName": true, "DisplayName": true, "Device.DisplayName": true,
+	"CloudDeviceOSType": true, "DeviceOSType": true, "TargetId.DeviceOSType": true,
+	"CloudDeviceOSVersion": true, "DeviceOSVersion": true,
+	"DeviceTrustType": true, "TargetId.DeviceTrustType": true,
 }
 
 // setProperty reads one modified property (its new value, unwrapped).

@@ -34,7 +34,27 @@ const (
 	keepAll               // the whole value
 	keepRoot              // a record: the members named in rootKeys, properties by keepProps
 	keepProps             // properties: the members named in propKeys
+	// An audit record (DecodeDeviceAudit): the members auditMembers names
+	// at each level; target resources and their modified properties are
+	// arrays whose elements keep their level's members.
+	keepAuditRoot
+	keepAuditProps
+	keepAuditTargets
+	keepAuditModified
 )
+
+// auditMembers names, per level, the members an audit record is read for
+// and what is kept of each.
+var auditMembers = map[keep]map[string]keep{
+	keepAuditRoot: {"category": keepAll, "operation_name": keepAll, "time": keepAll, "correlation_id": keepAll,
+		"identity": keepAll, "caller_ip_address": keepAll, "properties": keepAuditProps},
+	keepAuditProps: {"id": keepAll, "result": keepAll, "activity_display_name": keepAll, "correlation_id": keepAll,
+		"user_agent": keepAll, "activity_date_time": keepAll, "initiated_by": keepAll,
+		"target_resources": keepAuditTargets, "additional_details": keepAll},
+	keepAuditTargets: {"id": keepAll, "display_name": keepAll, "type": keepAll, "user_principal_name": keepAll,
+		"modified_properties": keepAuditModified},
+	keepAuditModified: {"display_name": keepAll, "new_value": keepAll},
+}
 
 // member returns what to keep of the value of key (renamed) in an object
 // kept by k. (A []byte key: the map lookups convert it without copying.)
@@ -53,6 +73,8 @@ func (k keep) member(key []byte) keep {
 			return keepAll
 		}
 		return keepNone
+	case keepAuditRoot, keepAuditProps, keepAuditTargets, keepAuditModified:
+		return auditMembers[k][string(key)] // keepNone when not named
 	}
 	return k
 }
@@ -238,7 +260,9 @@ func parseArray(b []byte, i, depth int, k keep) (node, int, error) {
 	var out node
 	if k != keepNone {
 		out = node{kind: kindArray}
-		k = keepAll // the elements of a kept array (properties as an array too)
+		if k != keepAuditTargets && k != keepAuditModified {
+			k = keepAll // the elements of a kept array (properties as an array too)
+		}
 	}
 	end, err := jsonbytes.WalkArray(b, i, func(b []byte, i int) (int, error) {
 		if b[i] == '}' { // encoding/json closes the array here, wrongly, before any depth check

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/drswatch/drswatch/internal/jsonbytes"
 )
@@ -54,7 +55,8 @@ var (
 	// The searches start with a byte that is rare in JSON (not a quote),
 	// which is what makes bytes.Index fast; the quotes are checked after.
 	auditCategory = []byte(`AuditLogs"`)
-	deviceIDKey   = []byte(`deviceId"`)
+	deviceIDKey   = []byte(`Id"`) // then "device before it: 'I' is rare in JSON, 'd' is not
+	devicePrefix  = []byte(`"device`)
 	// The quoted operation names; each ends in " device" or "to device".
 	deviceOpNeedle = []byte(`device"`)
 	deviceOpQuoted = func() [][]byte {
@@ -70,6 +72,13 @@ var (
 // escape may need either.
 func (f DeviceFilter) Classify(raw []byte) DeviceKind {
 	if isAuditCategory(raw) && hasDeviceOp(raw) {
+		if !hasCreatingOp(raw) && !bytes.Contains(raw, drsName) && !bytes.Contains(raw, unicodeEscape) {
+			// Update device not written by the Device Registration Service:
+			// Intune and sync write it for every device all the time, and
+			// only the service's own enrich a registration (the pipeline
+			// drops the others when decoded, as audit_unregistered).
+			return DeviceNone
+		}
 		return DeviceAuditOp
 	}
 	if len(f.watched) > 0 && f.namesWatched(raw) {
@@ -93,6 +102,19 @@ func isAuditCategory(raw []byte) bool {
 		}
 		i += j + len(auditCategory)
 	}
+}
+
+var drsName = []byte(`"Device Registration Service"`)
+
+// hasCreatingOp reports whether raw holds the quoted name of an operation
+// that creates or assigns a device.
+func hasCreatingOp(raw []byte) bool {
+	for o := OpRegisterDevice; o < numDeviceOps; o++ {
+		if o.Creates() && bytes.Contains(raw, deviceOpQuoted[o-1]) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasDeviceOp reports whether raw holds one of the quoted operation names.
@@ -121,9 +143,10 @@ func (f DeviceFilter) namesWatched(raw []byte) bool {
 		if j < 0 {
 			return false
 		}
-		quoted := i+j > 0 && raw[i+j-1] == '"'
-		k := jsonbytes.Space(raw, i+j+len(deviceIDKey))
-		i = i + j + len(deviceIDKey)
+		at := i + j
+		quoted := at >= len(devicePrefix) && bytes.Equal(raw[at-len(devicePrefix):at], devicePrefix)
+		k := jsonbytes.Space(raw, at+len(deviceIDKey))
+		i = at + len(deviceIDKey)
 		if !quoted || k >= len(raw) || raw[k] != ':' {
 			continue
 		}
@@ -145,36 +168,125 @@ func (f DeviceFilter) namesWatched(raw []byte) bool {
 }
 
 // ScanBody calls fn for each record of an Event Hub body that the filter
-// passes, with what it may be, and returns how many it passed. A body that
-// holds none of the bytes the filter looks for (no "AuditLogs", no watched
-// deviceId, no \u escape) is ruled out by those few searches over the whole
-// body, without delimiting its records: the common case, whatever share of
-// its sign-ins carries a primary refresh token. Other bodies are split as
-// ScanBody splits them (with the zero Prefilter) and each record is
-// classified.
+// passes, with what it may be, and returns how many it passed. The bytes
+// the filter looks for (an "AuditLogs" string with a device operation's
+// name, a watched deviceId, a \u escape) are searched over the whole body
+// first: a body holding none is ruled out by those few searches, without
+// delimiting its records, the common case whatever share of its sign-ins
+// carries a primary refresh token. Otherwise the records are delimited as
+// ScanBody delimits them and only those holding such bytes are classified.
 func (f DeviceFilter) ScanBody(body []byte, fn func(raw []byte, k DeviceKind)) int {
-	if !f.mayHold(body) {
+	body = bytes.TrimSpace(body)
+	hits := f.hits(body)
+	esc := bytes.Contains(body, unicodeEscape)
+	if len(hits) == 0 && !esc {
 		return 0
 	}
 	n := 0
-	ScanBody(body, Prefilter{}, func(raw []byte) {
+	pass := func(raw []byte) {
 		if k := f.Classify(raw); k != DeviceNone {
 			n++
 			fn(raw, k)
 		}
-	})
+	}
+	if spans, ok := recordSpans(body, hits); ok {
+		for _, sp := range spans {
+			pass(body[sp[0]:sp[1]])
+		}
+		return n
+	}
+	ScanBody(body, Prefilter{}, pass)
 	return n
 }
 
-// mayHold reports whether any record of body could pass Classify.
-func (f DeviceFilter) mayHold(body []byte) bool {
-	if isAuditCategory(body) && hasDeviceOp(body) {
-		return true
+// hits returns, in increasing order, where body holds an "AuditLogs"
+// string or a "deviceId" member holding a watched id.
+func (f DeviceFilter) hits(body []byte) []int {
+	var out []int
+	for i := 0; ; {
+		j := bytes.Index(body[i:], auditCategory)
+		if j < 0 {
+			break
+		}
+		if i+j > 0 && body[i+j-1] == '"' {
+			out = append(out, i+j)
+		}
+		i += j + len(auditCategory)
 	}
-	if len(f.watched) > 0 && f.namesWatched(body) {
-		return true
+	audits := len(out)
+	switch {
+	case len(f.watched) == 0:
+	default:
+		var buf [36]byte
+		for i := 0; ; {
+			j := bytes.Index(body[i:], deviceIDKey)
+			if j < 0 {
+				break
+			}
+			at := i + j
+			i = at + len(deviceIDKey)
+			k := jsonbytes.Space(body, i)
+			if at < len(devicePrefix) || !bytes.Equal(body[at-len(devicePrefix):at], devicePrefix) || k >= len(body) || body[k] != ':' {
+				continue
+			}
+			k = jsonbytes.Space(body, k+1)
+			if k+38 > len(body) || body[k] != '"' || body[k+37] != '"' {
+				continue
+			}
+			for n := range 36 {
+				c := body[k+1+n]
+				if c >= 'A' && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				buf[n] = c
+			}
+			if _, ok := f.watched[string(buf[:])]; ok {
+				out = append(out, at)
+			}
+		}
 	}
-	return bytes.Contains(body, unicodeEscape)
+	if len(out) > audits {
+		slices.Sort(out)
+	}
+	return out
+}
+
+// recordSpans delimits the records of a body of the common shape,
+// {"records":[{...},...]}, and returns those that hold a hit or a \u
+// escape. ok is false for any other shape.
+func recordSpans(body []byte, hits []int) (spans [][2]int, ok bool) {
+	if len(body) == 0 || body[0] != '{' {
+		return nil, false
+	}
+	i := jsonbytes.Space(body, 1)
+	if !bytes.HasPrefix(body[i:], recordsKey) {
+		return nil, false
+	}
+	i = jsonbytes.Space(body, i+len(recordsKey))
+	if i >= len(body) || body[i] != ':' {
+		return nil, false
+	}
+	i = jsonbytes.Space(body, i+1)
+	if i >= len(body) || body[i] != '[' {
+		return nil, false
+	}
+	h := 0
+	end, _, ok := scanArray(body, i, func(s, e int, escU bool) {
+		for h < len(hits) && hits[h] < s {
+			h++
+		}
+		if escU || h < len(hits) && hits[h] < e {
+			spans = append(spans, [2]int{s, e})
+		}
+	})
+	if !ok {
+		return nil, false
+	}
+	i = jsonbytes.Space(body, end)
+	if i >= len(body) || body[i] != '}' || jsonbytes.Space(body, i+1) != len(body) {
+		return nil, false
+	}
+	return spans, true
 }
 
 // Watches reports whether the filter watches deviceID (a lower-case GUID).

@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +16,8 @@ import (
 	"github.com/drswatch/drswatch/detect"
 	"github.com/drswatch/drswatch/internal/fixture"
 	"github.com/drswatch/drswatch/pipeline"
+	"github.com/drswatch/drswatch/store"
+	"github.com/drswatch/drswatch/store/memstore"
 )
 
 // chainAttack is one scripted attack and what its alert must show.
@@ -203,4 +208,164 @@ func byRule(t *testing.T, final map[string]string, ruleID string) map[string]str
 		}
 	}
 	return out
+}
+
+// countingStore counts the store calls the pipeline makes.
+type countingStore struct {
+	pipeline.Store
+	mu             sync.Mutex
+	loads, commits int
+}
+
+func (s *countingStore) Load(ctx context.Context, id string, w time.Time) (store.Group, error) {
+	s.mu.Lock()
+	s.loads++
+	s.mu.Unlock()
+	return s.Store.Load(ctx, id, w)
+}
+
+func (s *countingStore) Commit(ctx context.Context, g store.Group, out []store.Pending) error {
+	s.mu.Lock()
+	s.commits++
+	s.mu.Unlock()
+	return s.Store.Commit(ctx, g, out)
+}
+
+func (s *countingStore) calls() (int, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loads, s.commits
+}
+
+// TestChainStoreCallsFollowRegistrations: traffic in which 30% of sign-ins
+// carry a primary refresh token costs no store call but the watch list's
+// read once per WatchRefresh; an attack's registration and PRT sign-ins
+// cost a bounded number, whatever the traffic around them.
+func TestChainStoreCallsFollowRegistrations(t *testing.T) {
+	at := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	traffic := func(batch int) [][]byte {
+		var bodies [][]byte
+		for b := range 4 {
+			var recs []map[string]any
+			for i := range 50 {
+				n := batch*1000 + b*100 + i
+				if i%10 < 3 { // 30% PRT sign-ins of the tenant's devices
+					recs = append(recs, fixture.PRT{UPN: fmt.Sprintf("u%d@contoso.example", n%300), DeviceID: fmt.Sprintf("%08x-aaaa-4bbb-8ccc-dddddddddddd", n%500),
+						Managed: n%3 != 0, At: at.Add(time.Duration(n) * time.Second)}.Record())
+					continue
+				}
+				recs = append(recs, fixture.SignIn{UPN: fmt.Sprintf("u%d@contoso.example", n%300), AppID: "00000003-0000-0000-c000-000000000000",
+					Time: at.Add(time.Duration(n) * time.Second), ID: fmt.Sprint("plain-", n)}.Record())
+			}
+			bodies = append(bodies, fixture.Records(recs...))
+		}
+		return bodies
+	}
+	st := &countingStore{Store: memstore.New()}
+	b := newBed(t, st)
+	for i := range 20 {
+		b.mustBatch(traffic(i))
+	}
+	loads, commits := st.calls()
+	require.Equal(t, 1, loads, "the watch list, read once (the bed's clock stands still)")
+	require.Zero(t, commits)
+	b.advance(11 * time.Second)
+	b.mustBatch(traffic(21))
+	loads, _ = st.calls()
+	require.Equal(t, 2, loads, "read again after WatchRefresh")
+
+	// An attack among the same traffic.
+	reg := fixture.Registration{UPN: "victim@contoso.example", At: time.Date(2026, 11, 3, 9, 35, 0, 0, time.UTC)}
+	var attack [][]byte
+	for _, s := range fixture.Phish("victim@contoso.example", "s1", time.Date(2026, 11, 3, 9, 31, 0, 0, time.UTC)) {
+		attack = append(attack, fixture.Records(s.Record()))
+	}
+	attack = append(attack, fixture.Records(reg.Records()...))
+	b.mustBatch(append(traffic(22), attack...))
+	l1, c1 := st.calls()
+	for k := range 3 {
+		b.mustBatch(append(traffic(23+k), fixture.Records(fixture.PRT{ID: fmt.Sprint("prt-", k), UPN: "victim@contoso.example",
+			DeviceID: reg.DeviceIDOrDefault(), At: reg.At.Add(time.Duration(10+k) * time.Minute)}.Record())))
+	}
+	l2, c2 := st.calls()
+	t.Logf("attack batch: %d loads, %d commits; three PRT batches: %d loads, %d commits", l1-2, c1, l2-l1, c2-c1)
+	require.LessOrEqual(t, l1-2, 12, "the attack's batch: its group, session, device, chain and watch list")
+	require.LessOrEqual(t, c1, 8)
+	require.LessOrEqual(t, l2-l1, 3*4, "each PRT sign-in: the chain, the alert's group, the watch list")
+	require.LessOrEqual(t, c2-c1, 3*2, "each PRT sign-in: the chain and the alert's revision")
+	final := b.sink.final(t)
+	require.Len(t, final, 1)
+	for _, row := range final {
+		var a detect.Alert
+		require.NoError(t, json.Unmarshal([]byte(row), &a))
+		require.Equal(t, "prt-used", a.Stage)
+		require.Len(t, a.PrtSignIns, 3)
+	}
+}
+
+// TestChainHostileAuditRecords: audit records of every hostile shape in the
+// batch of a valid attack are skipped and counted by reason; the attack
+// still alerts, at its stage.
+func TestChainHostileAuditRecords(t *testing.T) {
+	reg := fixture.Registration{UPN: "victim@contoso.example", At: time.Date(2026, 11, 3, 9, 35, 0, 0, time.UTC)}
+	good := reg.Records()
+	mutate := func(f func(m map[string]any)) map[string]any {
+		var m map[string]any
+		b, _ := json.Marshal(good[1]) // Add device
+		require.NoError(t, json.Unmarshal(b, &m))
+		f(m)
+		return m
+	}
+	props := func(m map[string]any) map[string]any { return m["properties"].(map[string]any) }
+	many := func(n int, v any) []any {
+		out := make([]any, n)
+		for i := range out {
+			out[i] = v
+		}
+		return out
+	}
+	hostile := []map[string]any{
+		mutate(func(m map[string]any) { m["operationName"] = []any{"Add device"} }),
+		mutate(func(m map[string]any) { props(m)["targetResources"] = "Device" }),
+		mutate(func(m map[string]any) {
+			props(m)["targetResources"] = many(20000, map[string]any{"type": "Device", "id": "x", "modifiedProperties": []any{}})
+		}),
+		mutate(func(m map[string]any) {
+			tr := props(m)["targetResources"].([]any)[0].(map[string]any)
+			tr["id"] = nil
+			tr["modifiedProperties"] = many(3000, map[string]any{"displayName": "X", "newValue": "[1]"})
+		}),
+		mutate(func(m map[string]any) {
+			props(m)["targetResources"].([]any)[0].(map[string]any)["displayName"] = strings.Repeat("D", 100000)
+		}),
+		mutate(func(m map[string]any) { m["time"] = 17 }),
+		mutate(func(m map[string]any) { props(m)["result"] = "failure" }),
+	}
+	var bodies [][]byte
+	for _, s := range fixture.Phish("victim@contoso.example", "s1", time.Date(2026, 11, 3, 9, 31, 0, 0, time.UTC)) {
+		bodies = append(bodies, fixture.Records(s.Record()))
+	}
+	bodies = append(bodies, fixture.Records(append(hostile, good...)...), []byte(`{"records":[{"category":"AuditLogs","operationName":"Add device","properties":`))
+	for _, sk := range stores {
+		t.Run(sk.name, func(t *testing.T) {
+			b := newBed(t, sk.open(t))
+			b.mustBatch(bodies)
+			final := b.sink.final(t)
+			require.Len(t, final, 1)
+			for _, row := range final {
+				var a detect.Alert
+				require.NoError(t, json.Unmarshal([]byte(row), &a))
+				require.Equal(t, "device-registered", a.Stage)
+				require.Equal(t, reg.DeviceIDOrDefault(), a.RegisteredDevices[0].DeviceID)
+			}
+			lines := b.logs.Lines(t, "batch processed")
+			require.Len(t, lines, 1)
+			audit := lines[0]["chain"].(map[string]any)["audit"].(map[string]any)
+			require.Equal(t, map[string]any{
+				// The four of the burst, and the one whose 100 KB name was cut.
+				"audit_used": 5.0, "audit_wrong_type": 1.0, "audit_no_device": 2.0, "audit_oversize": 1.0,
+				"audit_bad_time": 1.0, "audit_failed": 1.0, "audit_not_json": 1.0,
+			}, audit, "hostile audit records, counted by reason")
+		})
+	}
 }

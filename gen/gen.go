@@ -68,6 +68,12 @@ type Config struct {
 	Redeliver float64
 	// Shuffle emits bodies out of time order (a bounded local shuffle).
 	Shuffle bool
+	// PRTShare, when set, is the share of user sign-ins that carry a
+	// primary refresh token (incomingTokenType primaryRefreshToken from the
+	// user's own device; PRT sign-ins are a large share of a tenant's
+	// non-interactive traffic). Zero keeps the default mix (a third of the
+	// non-interactive sign-ins, whatever the device), byte for byte.
+	PRTShare float64
 }
 
 // Validate reports a field out of range.
@@ -81,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.Span < 0 {
 		errs = append(errs, fmt.Errorf("span %s: must not be negative", c.Span))
+	}
+	if c.PRTShare < 0 || c.PRTShare > 1 || math.IsNaN(c.PRTShare) {
+		errs = append(errs, fmt.Errorf("PRT share %g: must be between 0 and 1", c.PRTShare))
 	}
 	if c.MatchShare > 1 || math.IsNaN(c.MatchShare) {
 		errs = append(errs, fmt.Errorf("match share %g: must be at most 1", c.MatchShare))
@@ -169,8 +178,10 @@ type Stats struct {
 type Generator struct {
 	cfg   Config
 	users []user
-	legs  []leg // planned MAB -> DRS records, by body then time
-	next  int   // first leg not yet emitted
+	// withDevice counts the users with a device of their own.
+	withDevice int
+	legs       []leg // planned MAB -> DRS records, by body then time
+	next       int   // first leg not yet emitted
 
 	rng      *rand.Rand // records
 	delivery *rand.Rand // redelivery and shuffle
@@ -210,6 +221,11 @@ func New(cfg Config) *Generator {
 	}
 	plan := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x94d049bb133111eb))
 	g.users = makeUsers(plan, cfg.Users)
+	for _, u := range g.users {
+		if u.deviceID != "" {
+			g.withDevice++
+		}
+	}
 	g.plan(plan)
 	return g
 }

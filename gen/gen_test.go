@@ -339,3 +339,37 @@ func BenchmarkWriteNDJSON(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestPRTShare: with PRTShare set, that share of the user sign-ins carry a
+// primary refresh token from the user's own device; unset, the bytes are
+// those of the default mix.
+func TestPRTShare(t *testing.T) {
+	count := func(cfg gen.Config) (prt, users int, out []byte) {
+		g := gen.New(cfg)
+		for {
+			b, ok := g.Next()
+			if !ok {
+				return
+			}
+			out = append(out, b...)
+			for _, rec := range bytes.Split(b, []byte(`},{"time"`)) {
+				if !bytes.Contains(rec, []byte(`"incomingTokenType":`)) || bytes.Contains(rec, []byte(`PrincipalSignInLogs"`)) ||
+					bytes.Contains(rec, []byte(`"ManagedIdentitySignInLogs"`)) {
+					continue
+				}
+				users++
+				if bytes.Contains(rec, []byte(`"incomingTokenType":"primaryRefreshToken"`)) &&
+					!bytes.Contains(rec, []byte(`"deviceDetail":{"deviceId":""`)) {
+					prt++
+				}
+			}
+		}
+	}
+	prt, users, _ := count(gen.Config{Seed: 5, Bodies: 200, PRTShare: 0.3})
+	share := float64(prt) / float64(users)
+	require.InDelta(t, 0.3, share, 0.03, "share %.3f of %d user sign-ins with a PRT from a device", share, users)
+	_, _, a := count(gen.Config{Seed: 5, Bodies: 50})
+	_, _, b := count(gen.Config{Seed: 5, Bodies: 50, PRTShare: 0})
+	require.Equal(t, a, b)
+	require.Error(t, gen.Config{PRTShare: 1.5}.Validate())
+}

@@ -188,6 +188,14 @@ func (g *Generator) fillBackground(t time.Time, cat string) {
 	} else {
 		s.incoming = []string{"refreshToken", "primaryRefreshToken", "none"}[r.IntN(3)]
 	}
+	if share := g.cfg.PRTShare; share > 0 {
+		switch {
+		case u.deviceID != "" && r.Float64() < share*float64(len(g.users))/float64(max(g.withDevice, 1)):
+			s.incoming = "primaryRefreshToken"
+		case s.incoming == "primaryRefreshToken":
+			s.incoming = "refreshToken"
+		}
+	}
 	// Sessions persist: one per user and day, some records without one.
 	if r.IntN(10) > 0 {
 		day := uint64(t.Unix() / 86400)

@@ -366,7 +366,7 @@ func (h *Handler) signIns(w http.ResponseWriter, r *http.Request) {
 	}
 	summary := []any{"records", res.Records, "matched", res.Matched, "skipped", res.Skipped,
 		"groups", res.Groups, "writes", res.Writes, "alerts", len(res.Alerts), "deferred", deferred,
-		"truncated_alerts", truncated, "took_ms", took.Milliseconds()}
+		"truncated_alerts", truncated, "took_ms", took.Milliseconds(), "chain", res.Chain}
 	if err != nil {
 		status, failed := failure(err)
 		log.Error("batch failed; the host will retry it", append(summary, "failed", failed, "error", truncate(err.Error(), 1000))...)

@@ -209,7 +209,7 @@ type watched struct {
 }
 
 func (p *Processor) loadWatch(ctx context.Context) ([]watched, string, error) {
-	g, err := p.store.Load(ctx, watchID, chainWindow)
+	g, err := p.load(ctx, watchID, chainWindow)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", nil
 	}
@@ -277,7 +277,7 @@ func (p *Processor) addWatched(ctx context.Context, ids []string, until, now tim
 			return err
 		}
 		g := store.Group{ID: watchID, Window: chainWindow, ExpiresAt: until, SessionID: "watch list", State: state, ETag: etag}
-		if err := p.retryable(ctx, attempt, p.store.Commit(ctx, g, nil)); err != nil {
+		if err := p.retryable(ctx, attempt, p.commit(ctx, g, nil)); err != nil {
 			if errors.Is(err, errRetry) {
 				continue
 			}
@@ -289,6 +289,35 @@ func (p *Processor) addWatched(ctx context.Context, ids []string, until, now tim
 }
 
 var errRetry = errors.New("retry")
+
+// chainCalls counts the store calls of a batch's attack-chain part.
+type chainCalls struct {
+	mu                   sync.Mutex
+	reads, writes, watch int
+}
+
+type chainCallsKey struct{}
+
+func (p *Processor) load(ctx context.Context, id string, w time.Time) (store.Group, error) {
+	if c, _ := ctx.Value(chainCallsKey{}).(*chainCalls); c != nil {
+		c.mu.Lock()
+		c.reads++
+		if id == watchID {
+			c.watch++
+		}
+		c.mu.Unlock()
+	}
+	return p.store.Load(ctx, id, w)
+}
+
+func (p *Processor) commit(ctx context.Context, g store.Group, out []store.Pending) error {
+	if c, _ := ctx.Value(chainCallsKey{}).(*chainCalls); c != nil {
+		c.mu.Lock()
+		c.writes++
+		c.mu.Unlock()
+	}
+	return p.store.Commit(ctx, g, out)
+}
 
 // retryable turns a lost race into errRetry after the backoff wait, until
 // ConflictRetries is reached.
@@ -307,7 +336,7 @@ func (p *Processor) retryable(ctx context.Context, attempt int, err error) error
 
 // loadChain returns a user's chain and its version ("" when new).
 func (p *Processor) loadChain(ctx context.Context, upn string) (*detect.UserChain, string, error) {
-	g, err := p.store.Load(ctx, detect.ChainKey(upn), chainWindow)
+	g, err := p.load(ctx, detect.ChainKey(upn), chainWindow)
 	if errors.Is(err, store.ErrNotFound) {
 		return &detect.UserChain{UPN: strings.ToLower(upn)}, "", nil
 	}
@@ -332,7 +361,7 @@ func (p *Processor) commitChainEntity(ctx context.Context, c *detect.UserChain, 
 	}
 	g := store.Group{ID: detect.ChainKey(c.UPN), Window: chainWindow, ExpiresAt: now.Add(p.horizon() + detect.ChainSkew),
 		UPN: upn, SessionID: "chain", State: state, ETag: etag}
-	return p.store.Commit(ctx, g, nil)
+	return p.commit(ctx, g, nil)
 }
 
 // chainView returns the chain columns of an alert of upn, and the version
@@ -418,7 +447,7 @@ func (p *Processor) reviseAlert(ctx context.Context, ref detect.AlertRef, view d
 				return nil, err
 			}
 		} else {
-			stored, err := p.store.Load(ctx, ref.ID, ref.Window)
+			stored, err := p.load(ctx, ref.ID, ref.Window)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, nil
 			}
@@ -444,7 +473,7 @@ func (p *Processor) reviseAlert(ctx context.Context, ref detect.AlertRef, view d
 			return nil, fmt.Errorf("alert %s: encode: %w", alert.AlertID, err)
 		}
 		pend := store.Pending{GroupID: sg.ID, Window: sg.Window, Revision: alert.Revision, Row: row, CreatedAt: now, NextAttempt: now.Add(p.o.ResendAfter)}
-		err = p.retryable(ctx, attempt, p.store.Commit(ctx, sg, []store.Pending{pend}))
+		err = p.retryable(ctx, attempt, p.commit(ctx, sg, []store.Pending{pend}))
 		if errors.Is(err, errRetry) {
 			continue
 		}
@@ -458,7 +487,7 @@ func (p *Processor) reviseAlert(ctx context.Context, ref detect.AlertRef, view d
 // loadSession returns a session entity and its decoded state (nil when
 // there is none).
 func (p *Processor) loadSession(ctx context.Context, id string) (store.Group, *detect.Session, error) {
-	g, err := p.store.Load(ctx, id, chainWindow)
+	g, err := p.load(ctx, id, chainWindow)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Group{}, nil, nil
 	}
@@ -496,7 +525,7 @@ func (p *Processor) slidingUnion(ctx context.Context, s *detect.Session) (*detec
 		w := s.AlertWindow.Add(time.Duration(i) * p.o.Rule.Window)
 		k := detect.Key{Window: w, UPN: s.Key.UPN, SessionID: s.Key.SessionID}
 		gs[i] = detect.NewGroup(k)
-		stored, err := p.store.Load(ctx, k.ID(), w)
+		stored, err := p.load(ctx, k.ID(), w)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -688,7 +717,7 @@ func (p *Processor) commitSession(ctx context.Context, w *SessionWork, now time.
 		if err != nil {
 			return nil, false, err
 		}
-		err = p.retryable(ctx, attempt, p.store.Commit(ctx, sg, outbox))
+		err = p.retryable(ctx, attempt, p.commit(ctx, sg, outbox))
 		if errors.Is(err, errRetry) {
 			continue
 		}
@@ -716,7 +745,7 @@ func (p *Processor) commitSession(ctx context.Context, w *SessionWork, now time.
 func (p *Processor) commitDevice(ctx context.Context, w *DeviceWork, now time.Time) (*detect.Registration, bool, error) {
 	for attempt := 0; ; attempt++ {
 		var reg detect.Registration
-		stored, err := p.store.Load(ctx, w.ID, chainWindow)
+		stored, err := p.load(ctx, w.ID, chainWindow)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			stored = store.Group{}
@@ -746,7 +775,7 @@ func (p *Processor) commitDevice(ctx context.Context, w *DeviceWork, now time.Ti
 		}
 		sg := store.Group{ID: w.ID, Window: chainWindow, ExpiresAt: now.Add(p.horizon() + detect.ChainSkew), UPN: upn,
 			SessionID: "device " + reg.ObjectID, State: state, ETag: stored.ETag}
-		err = p.retryable(ctx, attempt, p.store.Commit(ctx, sg, nil))
+		err = p.retryable(ctx, attempt, p.commit(ctx, sg, nil))
 		if errors.Is(err, errRetry) {
 			continue
 		}

@@ -717,12 +717,36 @@ type Result struct {
 
 // ChainResult counts what the attack-chain part of a batch did.
 type ChainResult struct {
-	Audit         AuditCounts
-	Candidates    int
-	PrtSignIns    int
-	Registrations int
-	Users         int
-	Sessions      int
+	Audit         AuditCounts // audit records of device operations, by outcome
+	Candidates    int         // records the device filter passed
+	PrtSignIns    int         // PRT sign-ins kept in a user's chain
+	Registrations int         // device entities written
+	Users         int         // chain entities written
+	Sessions      int         // sliding-rule session entities written
+	// Reads and Writes are the store calls of the chain: the sliding-rule
+	// sessions, the chains of alerting groups' users, the devices, the
+	// revisions of linked alerts, and WatchReads reads of the watch list
+	// (one per WatchRefresh per process, whatever the traffic).
+	Reads, Writes, WatchReads int
+}
+
+// LogValue logs the non-zero counts: audit records by outcome under
+// "audit", and the others by name.
+func (c ChainResult) LogValue() slog.Value {
+	var attrs []slog.Attr
+	if a := c.Audit.LogValue(); len(a.Group()) > 0 {
+		attrs = append(attrs, slog.Attr{Key: "audit", Value: a})
+	}
+	for _, kv := range []struct {
+		k string
+		v int
+	}{{"candidates", c.Candidates}, {"prt_sign_ins", c.PrtSignIns}, {"registrations", c.Registrations}, {"users", c.Users}, {"sessions", c.Sessions},
+		{"reads", c.Reads}, {"writes", c.Writes}} {
+		if kv.v > 0 {
+			attrs = append(attrs, slog.Int(kv.k, kv.v))
+		}
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // Process handles one batch: Plan, Commit, then Deliver of the revisions
@@ -735,6 +759,8 @@ func (p *Processor) Process(ctx context.Context, b Batch) (Result, error) {
 	if b.Received.IsZero() {
 		b.Received = now
 	}
+	calls := &chainCalls{}
+	ctx = context.WithValue(ctx, chainCallsKey{}, calls)
 	if !p.o.SeedOnly {
 		if err := p.refreshWatch(ctx, now); err != nil {
 			return Result{Events: len(b.Events)}, err
@@ -754,6 +780,9 @@ func (p *Processor) Process(ctx context.Context, b Batch) (Result, error) {
 		res.Chain = ChainResult{Audit: plan.Chain.Audit, Candidates: plan.Chain.Candidates, PrtSignIns: cc.PrtSignIns,
 			Registrations: cc.Registrations, Users: cc.Users, Sessions: cc.Sessions}
 	}
+	calls.mu.Lock()
+	res.Chain.Reads, res.Chain.Writes, res.Chain.WatchReads = calls.reads, calls.writes, calls.watch
+	calls.mu.Unlock()
 	res.Matched, res.Writes = c.Matched, c.Writes
 	res.Skipped[detect.SkipDuplicate] += c.Duplicates
 	if len(c.Revisions) > 0 {

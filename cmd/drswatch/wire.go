@@ -105,6 +105,7 @@ func options(c config.Config, geo *detect.Geo) pipeline.Options {
 		FutureSkew:   c.FutureSkew,
 		Geo:          geo,
 		Pseudonymize: pseudonymizer(c.PseudonymizeKey),
+		ChainHorizon: c.ChainHorizon,
 	}
 }
 

@@ -141,15 +141,6 @@ var (
 	flexRejected = []string{"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_WORKER_RUNTIME_VERSION", "FUNCTIONS_EXTENSION_VERSION",
 		"WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING", "WEBSITE_CONTENTSHARE",
 		"SCM_DO_BUILD_DURING_DEPLOYMENT", "ENABLE_ORYX_BUILD"}
-	// Settings whose names TEAM.md fixed for work landing in parallel: the
-	// Bicep sets them before internal/config lists them. Once config.Settings
-	// has a name, it is read by internal/config and this entry is moot.
-	agreedSettings = map[string]string{
-		"DRSWATCH_BLOB_SERVICE_URI":     "dead-letter blob service (serve)",
-		"DRSWATCH_DEADLETTER_CONTAINER": "dead-letter container (serve)",
-		"DRSWATCH_GEOIP_CITY_DB":        "GeoIP city database path (issue 12)",
-		"DRSWATCH_GEOIP_ASN_DB":         "GeoIP ASN database path (issue 12)",
-	}
 )
 
 func TestDeployedSettingsAreSet(t *testing.T) {
@@ -181,9 +172,6 @@ func TestEverySettingIsRead(t *testing.T) {
 			return "function.json %" + name + "%"
 		case slices.Contains(hostSettings, name):
 			return "Functions host (Application Insights)"
-		case agreedSettings[name] != "":
-			t.Logf("%s: name fixed in TEAM.md (%s); internal/config does not list it yet", name, agreedSettings[name])
-			return "TEAM.md"
 		}
 		prefix, suffix, ok := strings.Cut(name, "__")
 		if ok && slices.Contains(identitySuffixes, suffix) {
@@ -792,6 +780,11 @@ func TestHealthRules(t *testing.T) {
 	}
 	if _, ok := functionFolders(t)["SignInLogs"]; !ok {
 		t.Error("the failing rule watches SignInLogs, which is not a function folder")
+	}
+	// The dead-letter rule matches the handler's error line (logged at Error,
+	// so on stderr, which the host logs under Host.Function.Console).
+	if !regexp.MustCompile(`log\.Error\("dead-lettered"`).MatchString(read(t, "handler/handler.go")) {
+		t.Error(`handler/handler.go no longer logs log.Error("dead-lettered", ...); the dead-letter rule reads that message`)
 	}
 	main := read(t, "infra/bicep/main.bicep")
 	for _, s := range []string{"module health 'modules/health.bicep'", "appInsightsId: appInsights.outputs.id", "hubName: eventHubs.outputs.hubName"} {

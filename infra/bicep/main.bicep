@@ -52,10 +52,14 @@ param flexInstanceMemoryMB int = 2048
 @maxValue(32)
 param flexAlwaysReadyInstances int = 0
 
-@description('Event Hubs namespace name (globally unique).')
+@description('Event Hubs namespace name (globally unique; 6-50 characters, the type definition\'s bounds).')
+@minLength(6)
+@maxLength(50)
 param eventHubsNamespaceName string = '${namePrefix}-ehns-${uniqueString(resourceGroup().id)}'
 
-@description('Hub that Entra streams sign-in logs to.')
+@description('Hub that Entra streams sign-in and audit logs to (1-256 characters).')
+@minLength(1)
+@maxLength(256)
 param hubName string = 'entra-signins'
 
 @description('Partitions of the sign-in hub: the most instances that read in parallel. Cannot be lowered later.')
@@ -68,7 +72,9 @@ param partitionCount int = 4
 @maxValue(7)
 param messageRetentionInDays int = 7
 
-@description('Consumer group of the SignInLogs function (its own, not $Default).')
+@description('Consumer group of the SignInLogs function (its own, not $Default; 1-50 characters).')
+@minLength(1)
+@maxLength(50)
 param consumerGroupName string = 'drswatch'
 
 @description('Namespace authorization rule (Listen, Send, Manage) for the Entra diagnostic setting.')
@@ -101,7 +107,9 @@ param geoipAsnDb string = ''
 @description('Resource id of an existing Log Analytics workspace; empty creates a new one in this resource group.')
 param existingWorkspaceId string = ''
 
-@description('Name of the new workspace (when existingWorkspaceId is empty).')
+@description('Name of the new workspace (when existingWorkspaceId is empty; 4-63 characters).')
+@minLength(4)
+@maxLength(63)
 param workspaceName string = '${namePrefix}-law-${uniqueString(resourceGroup().id)}'
 
 @description('Retention of a new workspace (days).')

@@ -61,6 +61,7 @@ const (
 	EnvAzureClientID       = "AZURE_CLIENT_ID"
 	EnvGeoIPCityDB         = "DRSWATCH_GEOIP_CITY_DB"
 	EnvGeoIPASNDB          = "DRSWATCH_GEOIP_ASN_DB"
+	EnvChainHorizon        = "DRSWATCH_CHAIN_HORIZON"
 )
 
 // Settings lists every environment variable the Go code reads, in README
@@ -122,6 +123,13 @@ var Settings = []Setting{
 		func(c *Config, v string) error { c.GeoIPCityDB = v; return nil }},
 	{EnvGeoIPASNDB, false, "", "MaxMind DB file (GeoLite2/GeoIP2 ASN) that fills SourceAsOrganizations; unset: the column stays empty. Relative to the working directory.",
 		func(c *Config, v string) error { c.GeoIPASNDB = v; return nil }},
+	{EnvChainHorizon, false, "24h", "How long a user's device registrations, their PRT sign-ins and the user's alerts are kept to be linked (the attack chain); at least 1h.",
+		func(c *Config, v string) (err error) {
+			if c.ChainHorizon, err = positiveDuration(v); err == nil && c.ChainHorizon < time.Hour {
+				err = fmt.Errorf("want at least 1h: the chain's steps are minutes apart but their records may arrive hours late")
+			}
+			return
+		}},
 }
 
 // StateKind is where window state lives.
@@ -217,6 +225,7 @@ type Config struct {
 	MaxBodyBytes    int64
 	GeoIPCityDB     string // path of the city database, "" for none
 	GeoIPASNDB      string // path of the ASN database, "" for none
+	ChainHorizon    time.Duration
 
 	set map[string]bool // settings given in the environment
 }

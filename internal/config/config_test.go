@@ -161,3 +161,16 @@ func TestEveryDefaultParses(t *testing.T) {
 	require.Equal(t, 8080, c.Port, "the port's default is the table's")
 	require.Equal(t, int64(67108864), c.MaxBodyBytes)
 }
+
+func TestChainHorizon(t *testing.T) {
+	c, err := config.Load(env(), defaultState("memory"))
+	require.NoError(t, err)
+	require.Equal(t, 24*time.Hour, c.ChainHorizon, "the default")
+	c, err = config.Load(env(config.EnvChainHorizon, "72h"), defaultState("memory"))
+	require.NoError(t, err)
+	require.Equal(t, 72*time.Hour, c.ChainHorizon)
+	for _, bad := range []string{"30m", "-1h", "soon"} {
+		_, err := config.Load(env(config.EnvChainHorizon, bad), defaultState("memory"))
+		require.ErrorContains(t, err, config.EnvChainHorizon, "DRSWATCH_CHAIN_HORIZON=%s", bad)
+	}
+}

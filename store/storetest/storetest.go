@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Ack", testAck},
 		{"Expire", testExpire},
 		{"ExpireWindowBound", testExpireWindowBound},
+		{"EpochWindowEntities", testEpochWindowEntities},
 		{"CountPending", testCountPending},
 		{"SizeBounds", testSizeBounds},
 	}
@@ -655,6 +656,48 @@ func testExpireWindowBound(t *testing.T, s Store) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	_, err = s.Load(ctx, groups[2].ID, groups[2].Window)
 	require.NoError(t, err, "not due")
+}
+
+// testEpochWindowEntities: the attack chain keeps its entities (devices,
+// users' chains, sliding-rule sessions with their outbox rows, the watch
+// list) in window 0, the Unix epoch, each with its own ExpiresAt long after
+// the window: they load, update conditionally and carry outbox rows like any
+// group; Sweep's window bound always reads them, and they go only once
+// their ExpiresAt passes.
+func testEpochWindowEntities(t *testing.T, s Store) {
+	epoch := time.Unix(0, 0).UTC()
+	now := window0.Add(time.Hour)
+	keep := newGroup("chain-user")
+	keep.Window, keep.ExpiresAt, keep.SessionID = epoch, now.Add(24*time.Hour), "chain"
+	session := newGroup("chain-session")
+	session.Window, session.ExpiresAt = epoch, now.Add(-time.Minute)
+	etag := committed(t, s, keep, nil)
+	committed(t, s, session, []store.Pending{newPending(session, 1)})
+	due, err := s.ListPending(ctx, now.Add(time.Hour), 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+	require.Equal(t, epoch, due[0].Window.UTC())
+
+	// A conditional update, and a stale one.
+	upd := keep
+	upd.State, upd.ETag = []byte("two registrations"), etag
+	require.NoError(t, s.Commit(ctx, upd, nil))
+	upd.State = []byte("stale")
+	require.ErrorIs(t, s.Commit(ctx, upd, nil), store.ErrConflict)
+
+	// Sweep's cut-off (WindowsBefore = now less the groups' lifetime) reads
+	// window 0 and deletes by ExpiresAt alone.
+	n, err := s.Expire(ctx, store.Cutoff{ExpiresBefore: now, WindowsBefore: now.Add(-24 * time.Hour)})
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the expired session")
+	got, err := s.Load(ctx, keep.ID, epoch)
+	require.NoError(t, err, "the chain lives until its ExpiresAt")
+	require.Equal(t, "two registrations", string(got.State))
+	_, err = s.Load(ctx, session.ID, epoch)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	n, err = s.Expire(ctx, store.Cutoff{ExpiresBefore: now.Add(25 * time.Hour), WindowsBefore: now})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
 }
 
 // worstLabel is a label at the length limit whose every rune JSON-escapes to

@@ -24,7 +24,9 @@ func (acceptSink) Send(_ context.Context, rows [][]byte) []error { return make([
 func TestPipelineCallsPerBatch(t *testing.T) {
 	s := open(t)
 	now := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
-	p := pipeline.New(s, acceptSink{}, pipeline.Options{Now: func() time.Time { return now }})
+	// The seed groups' budget (SeedOnly); the attack chain's own calls are
+	// held by e2e's TestChainStoreCallsFollowRegistrations and the bench.
+	p := pipeline.New(s, acceptSink{}, pipeline.Options{SeedOnly: true, Now: func() time.Time { return now }})
 	at := now.Add(-20 * time.Minute)
 	phish := func(n int) []pipeline.Event {
 		evs := make([]pipeline.Event, n)
