@@ -98,9 +98,12 @@ func (r Rule) alert(g *Group) Alert {
 			inter = append(inter, true)
 		}
 	}
+	// Once the event set is full, later records are left out whole, so
+	// every list may lack their values.
+	recordsLeftOut := g.Saturated && len(g.Events) >= MaxEvents
 	truncated := []string{}
 	for c := range numColumns {
-		if g.Cut.Has(c) {
+		if g.Cut.Has(c) || recordsLeftOut {
 			truncated = append(truncated, columnNames[c])
 		}
 	}

@@ -664,7 +664,8 @@ func (g *Group) loadV1(st groupState) error {
 	return g.settle()
 }
 
-// settle checks decoded lists (sorted, distinct, non-empty, below Over),
+// settle checks decoded lists (sorted, distinct, non-empty, below Over, of
+// cleaned values),
 // recomputes their sizes and fits them to today's budgets.
 func (g *Group) settle() error {
 	for c := range numColumns {
@@ -673,6 +674,9 @@ func (g *Group) settle() error {
 		for i, v := range vs {
 			if v == "" || i > 0 && vs[i-1] >= v || g.Over[c] != "" && v >= g.Over[c] {
 				return fmt.Errorf("decode group state: column %s not a sorted set below its bound", columnNames[c])
+			}
+			if cv, _ := cleanCut(v, MaxValueBytes); cv != v {
+				return fmt.Errorf("decode group state: column %s holds a value Merge would not keep", columnNames[c])
 			}
 			g.size[c] += jsonLen(v) + 1
 		}

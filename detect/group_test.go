@@ -452,6 +452,8 @@ func TestGroupSaturation(t *testing.T) {
 	require.Equal(t, MaxAddresses, g.AddressCount(), "AddressCount saturates at MaxAddresses")
 	require.True(t, g.Saturated)
 	require.True(t, slices.IsSorted(g.Events))
+	a := r.alert(g)
+	require.Len(t, a.TruncatedColumns, int(numColumns), "records left out whole: every list may be incomplete")
 
 	b, err := g.MarshalBinary()
 	require.NoError(t, err)
@@ -482,7 +484,7 @@ func TestGroupStateRoundTrip(t *testing.T) {
 
 	for _, bad := range []string{``, `{}`, `{"v":3}`, `{"v":1,"e":"AAE="}`, `not json`,
 		`{"v":2,"x":{"Nope":["a"]}}`, `{"v":2,"x":{"Browsers":["b","a"]}}`, `{"v":2,"x":{"Browsers":["a","a"]}}`,
-		`{"v":2,"x":{"Browsers":[""]}}`, `{"v":2,"x":{"Browsers":["b"]},"c":{"Browsers":"a"}}`, `{"v":2,"t":["Nope"]}`} {
+		`{"v":2,"x":{"Browsers":[""]}}`, `{"v":2,"x":{"Browsers":["\b"]}}`, `{"v":2,"x":{"Browsers":["b"]},"c":{"Browsers":"a"}}`, `{"v":2,"t":["Nope"]}`} {
 		var x Group
 		require.Error(t, x.UnmarshalBinary([]byte(bad)), "UnmarshalBinary(%q) accepted", bad)
 	}

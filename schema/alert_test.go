@@ -81,3 +81,28 @@ func TestEmptyAlertListsEncodeAsArrays(t *testing.T) {
 		}
 	}
 }
+
+// TestValuesColumns pins the columns TEAM.md fixes after EventCount: the cut
+// lists, the geo source and Entra's own location, in this order and type.
+func TestValuesColumns(t *testing.T) {
+	cols := schema.Columns()
+	i := slices.IndexFunc(cols, func(c schema.Column) bool { return c.Name == "EventCount" })
+	require.GreaterOrEqual(t, i, 0)
+	want := []struct{ name, typ string }{
+		{"TruncatedColumns", schema.TypeDynamic},
+		{"GeoSource", schema.TypeString},
+		{"EntraCities", schema.TypeDynamic},
+		{"EntraRegions", schema.TypeDynamic},
+		{"EntraCountries", schema.TypeDynamic},
+	}
+	require.GreaterOrEqual(t, len(cols), i+1+len(want))
+	for j, w := range want {
+		c := cols[i+1+j]
+		require.Equal(t, w.name, c.Name, "column %d after EventCount", j+1)
+		require.Equal(t, w.typ, c.Type, "column %s", c.Name)
+	}
+	a := fullAlert(t)
+	require.Equal(t, "entra", a.GeoSource)
+	require.Equal(t, []string{"Amsterdam"}, a.EntraCities)
+	require.Equal(t, []string{}, a.TruncatedColumns)
+}

@@ -75,9 +75,9 @@ func openSink(cfg config.Config, cred *azureCredential, stdout io.Writer) (pipel
 	case config.SinkStdout:
 		return sink.NewWriter(stdout), func() {}, nil
 	case config.SinkJSONL:
-		w, err := sink.OpenJSONL(cfg.SinkPath)
+		w, err := sink.OpenJSONL(cfg.SinkPath) // its error names the path
 		if err != nil {
-			return nil, nil, fmt.Errorf("open %s: %w", cfg.SinkPath, err)
+			return nil, nil, err
 		}
 		return w, func() { _ = w.Close() }, nil
 	case config.SinkLogAnalytics:
@@ -88,7 +88,7 @@ func openSink(cfg config.Config, cred *azureCredential, stdout io.Writer) (pipel
 		s, err := loganalytics.New(cfg.LogsEndpoint, cfg.LogsRuleID, cfg.LogsStream, c,
 			&loganalytics.Options{Validate: schema.ValidateRow})
 		if err != nil {
-			return nil, nil, fmt.Errorf("log analytics sink: %w", err)
+			return nil, nil, err // "loganalytics: ..."
 		}
 		return s, func() {}, nil
 	}
