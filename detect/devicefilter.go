@@ -2,6 +2,8 @@ package detect
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"slices"
 
 	"github.com/drswatch/drswatch/internal/jsonbytes"
@@ -31,6 +33,7 @@ const (
 // looks for; any record holding a \u escape is passed.
 type DeviceFilter struct {
 	watched map[string]struct{}
+	guids   *guidTable // the watched ids' words, for ScanBodyWith; nil when none
 }
 
 // NewDeviceFilter returns a filter watching the given deviceIds (GUIDs; case
@@ -44,6 +47,9 @@ func NewDeviceFilter(deviceIDs []string) DeviceFilter {
 			}
 			f.watched[g] = struct{}{}
 		}
+	}
+	if len(f.watched) > 0 {
+		f.guids = newGUIDTable(f.watched)
 	}
 	return f
 }
@@ -293,4 +299,164 @@ func recordSpans(body []byte, hits []int) (spans [][2]int, ok bool) {
 func (f DeviceFilter) Watches(deviceID string) bool {
 	_, ok := f.watched[deviceID]
 	return ok
+}
+
+// ScanBodyWith is ScanBody and the filter's ScanBody in one pass over the
+// body: the rule's ids, the "AuditLogs" strings and the watched deviceIds are
+// found in the same word-at-a-time search (idTable.find with the guidTable),
+// the records are delimited once, and only the records holding such bytes
+// (or a \u escape) are classified. It calls dev, for the records the filter
+// passes, before fn, for the rule's candidates; it returns ScanBody's counts
+// and how many records dev was called with. Its results are those of the two
+// scans (TestScanBodyWithEqualsTwoScans, FuzzScanBody).
+func (f DeviceFilter) ScanBodyWith(body []byte, p Prefilter, fn func(raw []byte), dev func(raw []byte, k DeviceKind)) (records, rejected, devices int) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return 0, 0, 0
+	}
+	d := deviceScan{f: f, dev: dev}
+	if n, rej, ok := scanFast(body, p, fn, &d); ok {
+		return n, rej, d.passed
+	}
+	devices = f.ScanBody(body, dev)
+	records, rejected = scanBody(body, p, fn)
+	return records, rejected, devices
+}
+
+// deviceScan is the device filter's part of scanFast.
+type deviceScan struct {
+	f      DeviceFilter
+	dev    func(raw []byte, k DeviceKind)
+	audits spots // "AuditLogs" strings
+	guids  spots // watched deviceIds, in any case
+	spans  [][2]int
+	passed int
+}
+
+// elem notes a record that may be the filter's.
+func (d *deviceScan) elem(s, e int, escU bool) {
+	if escU || d.audits.within(s, e) || d.guids.within(s, e) {
+		d.spans = append(d.spans, [2]int{s, e})
+	}
+}
+
+// classify calls dev for the noted records the filter passes.
+func (d *deviceScan) classify(body []byte) {
+	for _, sp := range d.spans {
+		raw := body[sp[0]:sp[1]]
+		if k := d.f.Classify(raw); k != DeviceNone {
+			d.passed++
+			d.dev(raw, k)
+		}
+	}
+}
+
+// findAudits notes where body holds an "AuditLogs" string.
+func (d *deviceScan) findAudits(body []byte) {
+	d.audits.size = len(auditCategory)
+	for i := 0; ; {
+		j := bytes.Index(body[i:], auditCategory)
+		if j < 0 {
+			return
+		}
+		if i+j > 0 && body[i+j-1] == '"' {
+			d.audits.pos = append(d.audits.pos, i+j)
+		}
+		i += j + len(auditCategory)
+	}
+}
+
+// spots lists where a string starts in a body, in increasing order.
+type spots struct {
+	pos  []int
+	size int
+	cur  int // first pos not before the last record asked about
+}
+
+// within reports whether an occurrence lies inside b[s:e]. Calls must come
+// with non-decreasing s.
+func (o *spots) within(s, e int) bool {
+	for o.cur < len(o.pos) && o.pos[o.cur] < s {
+		o.cur++
+	}
+	return o.cur < len(o.pos) && o.pos[o.cur]+o.size <= e
+}
+
+// guidTable finds the watched deviceIds in a body a word at a time, as
+// idTable finds the rule's ids: an occurrence of a 36-byte id covers an
+// aligned eight-byte word that is one of its first eight windows. The
+// windows are kept in a bit set (a Bloom filter with one hash), case-folded:
+// OR-ing 0x20 into every byte maps the upper-case hex digits to lower case
+// and leaves the lower-case ones, digits and '-' alone. A set bit is
+// confirmed by comparing the 36 bytes, lower-cased, with the watched ids.
+type guidTable struct {
+	mult    uint64
+	shift   uint
+	bits    []uint64
+	watched map[string]struct{}
+}
+
+const guidFold = 0x2020202020202020
+
+func newGUIDTable(watched map[string]struct{}) *guidTable {
+	// About 16 bits per window keeps false hits below one word in 2,000.
+	n := max(1<<14, 16*8*len(watched))
+	lg := bits.Len(uint(n - 1))
+	t := &guidTable{mult: 0x9e3779b97f4a7c15, shift: uint(64 - lg), bits: make([]uint64, (1<<lg)/64), watched: watched}
+	for id := range watched {
+		for k := range 8 {
+			h := (binary.LittleEndian.Uint64([]byte(id[k:])) | guidFold) * t.mult >> t.shift
+			t.bits[h>>6] |= 1 << (h & 63)
+		}
+	}
+	return t
+}
+
+// may reports whether the word v may be a window of a watched id.
+func (t *guidTable) may(v uint64) bool {
+	h := (v | guidFold) * t.mult >> t.shift
+	return t.bits[h>>6]&(1<<(h&63)) != 0
+}
+
+// check confirms the ids the word at b[q:] may start, in increasing order.
+func (t *guidTable) check(b []byte, q int, out *spots) {
+	var buf [36]byte
+	for k := 7; k >= 0; k-- {
+		st := q - k
+		if st < 0 || st+36 > len(b) || len(out.pos) > 0 && out.pos[len(out.pos)-1] >= st {
+			continue
+		}
+		for n := range 36 {
+			c := b[st+n]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[n] = c
+		}
+		if _, ok := t.watched[string(buf[:])]; ok {
+			out.pos = append(out.pos, st)
+		}
+	}
+}
+
+// find notes where b holds a watched id.
+func (t *guidTable) find(b []byte, out *spots) {
+	out.size = 36
+	p := 0
+	for ; p+32 <= len(b); p += 32 {
+		w := b[p : p+32 : p+32]
+		if t.may(binary.LittleEndian.Uint64(w[0:])) || t.may(binary.LittleEndian.Uint64(w[8:])) ||
+			t.may(binary.LittleEndian.Uint64(w[16:])) || t.may(binary.LittleEndian.Uint64(w[24:])) {
+			for q := p; q < p+32; q += 8 {
+				if t.may(binary.LittleEndian.Uint64(b[q:])) {
+					t.check(b, q, out)
+				}
+			}
+		}
+	}
+	for ; p+8 <= len(b); p += 8 {
+		if t.may(binary.LittleEndian.Uint64(b[p:])) {
+			t.check(b, p, out)
+		}
+	}
 }

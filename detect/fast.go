@@ -58,7 +58,7 @@ func ScanBody(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected 
 	if len(body) == 0 {
 		return 0, 0
 	}
-	if n, rej, ok := scanFast(body, p, fn); ok {
+	if n, rej, ok := scanFast(body, p, fn, nil); ok {
 		return n, rej
 	}
 	return scanBody(body, p, fn)

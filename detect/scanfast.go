@@ -15,7 +15,12 @@ import (
 // lists where the app id and the resource id occur, and scanArray delimits
 // the records. A record is a candidate when both ids occur inside it, or it
 // holds a \u escape (which could spell them).
-func scanFast(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected int, ok bool) {
+//
+// With d (ScanBodyWith), the same passes find and delimit the device
+// filter's records too: the "AuditLogs" strings are searched, the watched
+// deviceIds found in idTable.find's words, and d notes each record holding
+// either (or a \u escape); d classifies them before fn is called.
+func scanFast(body []byte, p Prefilter, fn func(raw []byte), d *deviceScan) (records, rejected int, ok bool) {
 	// {"records": [
 	i := jsonbytes.Space(body, 1)
 	if body[0] != '{' || !bytes.HasPrefix(body[i:], recordsKey) {
@@ -32,13 +37,27 @@ func scanFast(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected 
 
 	var app, res occurrences
 	all := p.ids == nil // no usable table: every record is a candidate
-	if !all {
-		p.ids.find(body, &app, &res)
+	var (
+		g  *guidTable
+		gs *spots
+	)
+	if d != nil {
+		d.findAudits(body)
+		g, gs = d.f.guids, &d.guids
+	}
+	switch {
+	case !all:
+		p.ids.find(body, &app, &res, g, gs)
+	case g != nil:
+		g.find(body, gs)
 	}
 	var cand [8][2]int // spans of candidate records; more spill to extra
 	var extra [][2]int
 	nc := 0
 	elem := func(s, e int, escU bool) {
+		if d != nil {
+			d.elem(s, e, escU)
+		}
 		if all || escU || (res.within(s, e) && app.within(s, e)) {
 			if nc < len(cand) {
 				cand[nc] = [2]int{s, e}
@@ -56,6 +75,9 @@ func scanFast(body []byte, p Prefilter, fn func(raw []byte)) (records, rejected 
 	i = jsonbytes.Space(body, end)
 	if i >= len(body) || body[i] != '}' || jsonbytes.Space(body, i+1) != len(body) {
 		return 0, 0, false
+	}
+	if d != nil {
+		d.classify(body)
 	}
 	if nc == 0 {
 		return n, n, true
@@ -159,11 +181,42 @@ func (t *idTable) fill() bool {
 	return true
 }
 
-// find records the occurrences of both ids in b.
-func (t *idTable) find(b []byte, app, res *occurrences) {
+// find records the occurrences of both ids in b, and with g those of the
+// watched deviceIds in gs, reading each word once.
+func (t *idTable) find(b []byte, app, res *occurrences, g *guidTable, gs *spots) {
 	app.size, res.size = len(t.ids[1]), len(t.ids[2])
 	mult, slots := t.mult, &t.slots
 	p := 0
+	if g != nil {
+		gs.size = 36
+		for ; p+32 <= len(b); p += 32 {
+			w := b[p : p+32 : p+32]
+			v0 := binary.LittleEndian.Uint64(w[0:])
+			v1 := binary.LittleEndian.Uint64(w[8:])
+			v2 := binary.LittleEndian.Uint64(w[16:])
+			v3 := binary.LittleEndian.Uint64(w[24:])
+			if slots[(v0*mult)>>56] == v0 || slots[(v1*mult)>>56] == v1 ||
+				slots[(v2*mult)>>56] == v2 || slots[(v3*mult)>>56] == v3 {
+				for q := p; q < p+32; q += 8 {
+					t.check(b, q, app, res)
+				}
+			}
+			if g.may(v0) || g.may(v1) || g.may(v2) || g.may(v3) {
+				for q := p; q < p+32; q += 8 {
+					if g.may(binary.LittleEndian.Uint64(b[q:])) {
+						g.check(b, q, gs)
+					}
+				}
+			}
+		}
+		for ; p+8 <= len(b); p += 8 {
+			t.check(b, p, app, res)
+			if g.may(binary.LittleEndian.Uint64(b[p:])) {
+				g.check(b, p, gs)
+			}
+		}
+		return
+	}
 	for ; p+32 <= len(b); p += 32 {
 		w := b[p : p+32 : p+32]
 		v0 := binary.LittleEndian.Uint64(w[0:])

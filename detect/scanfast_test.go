@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -23,6 +24,48 @@ func scanSeeds() [][]byte {
 		[]byte(`{"records":[{"a":"\\"},{"b":"\"{"}],"x":1}`),
 		[]byte(`{"records":[{"a":"` + mab + drs + `"}]`),
 		[]byte(`{"category":"SignInLogs"}`),
+		// The device filter's records: audit records of device operations
+		// and sign-ins naming a watched device, in any case and alignment.
+		[]byte(`{"records":[{"category":"AuditLogs","operationName":"Register device"},{"a":1},{"category":"AuditLogs","operationName":"Update user"}]}`),
+		[]byte(`{"records":[{"x":"AuditLogs","operationName":"Add device"},{"category":"AuditLogs","properties":{"activityDisplayName":"Update device","initiatedBy":{"app":{"displayName":"Device Registration Service"}}}}]}`),
+		[]byte(`{"records":[{"properties":{"deviceDetail":{"deviceId":"` + roadtxDevice + `"}}},{"properties":{"deviceDetail":{"deviceId":"` + managedDevice + `"}}}]}`),
+		[]byte(`{"records":[{"p":{"deviceId" : "` + strings.ToUpper(roadtxDevice) + `"}},{"q":"x` + roadtxDevice + `"},{"deviceId":"` + roadtxDevice[:20] + `"}]}`),
+		[]byte(`{"records":[{"a":"` + mab + `","b":"` + drs + `","deviceId":"` + roadtxDevice + `"}]}`),
+		[]byte(`[{"category":"AuditLogs","operationName":"Register device"}]`),
+	}
+}
+
+// watchedFilter is the device filter the scan tests hold ScanBodyWith to.
+var watchedFilter = NewDeviceFilter([]string{roadtxDevice, "11111111-2222-4333-8444-555555555555"})
+
+type devCall struct {
+	raw string
+	k   DeviceKind
+}
+
+// checkScanWith: ScanBodyWith calls dev and fn with what the filter's
+// ScanBody and ScanBody call them with, in that order, and returns their
+// counts; and every record the filter classifies as needed is passed.
+func checkScanWith(t *testing.T, body []byte, p Prefilter, f DeviceFilter) {
+	t.Helper()
+	var wantDev, gotDev []devCall
+	var wantFn, gotFn []string
+	wd := f.ScanBody(body, func(raw []byte, k DeviceKind) { wantDev = append(wantDev, devCall{string(raw), k}) })
+	wn, wr := ScanBody(body, p, func(raw []byte) { wantFn = append(wantFn, string(raw)) })
+	order := ""
+	gn, gr, gd := f.ScanBodyWith(body, p,
+		func(raw []byte) { gotFn = append(gotFn, string(raw)); order += "f" },
+		func(raw []byte, k DeviceKind) { gotDev = append(gotDev, devCall{string(raw), k}); order += "d" })
+	if gn != wn || gr != wr || gd != wd || !slices.Equal(gotFn, wantFn) || !slices.Equal(gotDev, wantDev) {
+		t.Fatalf("ScanBodyWith(%q) = %d, %d, %d, fn %q, dev %v\nthe two scans: %d, %d, %d, fn %q, dev %v", body, gn, gr, gd, gotFn, gotDev, wn, wr, wd, wantFn, wantDev)
+	}
+	if strings.Contains(order, "df") && strings.Contains(order, "fd") {
+		t.Fatalf("ScanBodyWith(%q) interleaves dev and fn: %s", body, order)
+	}
+	for _, w := range splitBodyRef(body) {
+		if k := f.Classify(w); k != DeviceNone && !slices.Contains(gotDev, devCall{string(w), k}) {
+			t.Fatalf("ScanBodyWith(%q) left out %q, classified %v", body, w, k)
+		}
 	}
 }
 
@@ -35,7 +78,12 @@ func scanSeeds() [][]byte {
 func TestScanBodyEqualsReference(t *testing.T) {
 	p := DefaultRule().Prefilter()
 	for i, body := range scanSeeds() {
-		t.Run(fmt.Sprint(i), func(t *testing.T) { checkScan(t, body, p) })
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			checkScan(t, body, p)
+			checkScanWith(t, body, p, watchedFilter)
+			checkScanWith(t, body, Prefilter{}, watchedFilter)
+			checkScanWith(t, body, p, DeviceFilter{})
+		})
 	}
 }
 
@@ -76,6 +124,9 @@ func FuzzScanBody(f *testing.F) {
 	p := DefaultRule().Prefilter()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkScan(t, body, p)
+		checkScanWith(t, body, p, watchedFilter)
+		checkScanWith(t, body, Prefilter{}, watchedFilter)
+		checkScanWith(t, body, p, DeviceFilter{})
 	})
 }
 
@@ -84,7 +135,7 @@ func TestIDTableFindsEveryAlignment(t *testing.T) {
 	for pad := range 16 {
 		body := slices.Concat(bytes.Repeat([]byte("x"), pad), p.resource, []byte("--"), p.app)
 		var app, res occurrences
-		p.ids.find(body, &app, &res)
+		p.ids.find(body, &app, &res, nil, nil)
 		if res.n != 1 || res.pos[0] != pad || app.n != 1 || app.pos[0] != pad+len(p.resource)+2 {
 			t.Fatalf("pad %d: app %v, res %v", pad, app.pos[:app.n], res.pos[:res.n])
 		}

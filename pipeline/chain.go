@@ -126,9 +126,10 @@ func (p *Processor) watchFilter() detect.DeviceFilter {
 	return p.watch.filter
 }
 
-// planChain adds the device records of one event body to cp.
-func (p *Processor) planChain(cp *ChainPlan, f detect.DeviceFilter, body []byte, seen map[string]bool) {
-	handle := func(raw []byte, k detect.DeviceKind) {
+// chainHandler returns the function that adds the device records the
+// filter passes to cp (ScanBodyWith's dev).
+func chainHandler(cp *ChainPlan, f detect.DeviceFilter, seen map[string]bool) func(raw []byte, k detect.DeviceKind) {
+	return func(raw []byte, k detect.DeviceKind) {
 		cp.Candidates++
 		if k&detect.DeviceAuditOp != 0 {
 			a, skip := detect.DecodeDeviceAudit(raw)
@@ -162,7 +163,6 @@ func (p *Processor) planChain(cp *ChainPlan, f detect.DeviceFilter, body []byte,
 			cp.SignIns = append(cp.SignIns, s)
 		}
 	}
-	f.ScanBody(body, handle)
 }
 
 // planSessions groups the plan's selected records by sliding-rule session.

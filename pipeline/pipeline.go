@@ -255,6 +255,7 @@ func (p *Processor) Plan(events []Event, now time.Time) Plan {
 	index := map[string]int{}
 	devices := p.watchFilter()
 	seenPRT := map[string]bool{}
+	chain := chainHandler(&pl.Chain, devices, seenPRT)
 	for _, ev := range events {
 		handle := func(raw []byte) {
 			rec, skip := detect.DecodeRecord(raw)
@@ -283,10 +284,13 @@ func (p *Processor) Plan(events []Event, now time.Time) Plan {
 				w.Enqueued = ev.EnqueuedAt
 			}
 		}
-		if !p.o.SeedOnly {
-			p.planChain(&pl.Chain, devices, ev.Body, seenPRT)
+		var n, rejected int
+		if p.o.SeedOnly {
+			n, rejected = detect.ScanBody(ev.Body, p.pf, handle)
+		} else {
+			// One pass over the body for the rule's records and the chain's.
+			n, rejected, _ = devices.ScanBodyWith(ev.Body, p.pf, handle, chain)
 		}
-		n, rejected := detect.ScanBody(ev.Body, p.pf, handle)
 		pl.Records += n
 		pl.Skipped[detect.SkipPrefiltered] += rejected
 	}

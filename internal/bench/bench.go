@@ -266,27 +266,24 @@ func median(ds []time.Duration) time.Duration {
 
 func mbps(n int64, d time.Duration) float64 { return float64(n) / 1e6 / d.Seconds() }
 
-// decodeFilter compares the fast scan (the rule's prefilter and the attack
-// chain's device filter, the scans, and the decoders for candidates) with
-// encoding/json into structs, on 0.1% matching traffic, on traffic without
-// any MAB -> DRS record, and on traffic in which 30% of the user sign-ins
-// carry a primary refresh token (of the tenant's own devices).
-func (r *Report) decodeFilter(cfg Config) error {
+// decodeAndFilter returns the measured work of decode-and-filter: the
+// rule's prefilter and the attack chain's device filter, the scans, and the
+// decoders for candidates. It returns how many records were selected.
+func decodeAndFilter() func(bs [][]byte) int {
 	rule := detect.DefaultRule()
 	pf := rule.Prefilter()
 	// The attack chain's filter, as the pipeline runs it beside the rule's:
 	// watching a few registered devices (none of the tenant's own).
 	devices := detect.NewDeviceFilter([]string{"9c1f3a52-6d1e-4b7a-8f3e-2d5c7a9b1e40", "1d2e3f40-5a6b-4c7d-8e9f-a0b1c2d3e4f5", "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9"})
-	fast := func(bs [][]byte) (selected int) {
+	return func(bs [][]byte) (selected int) {
 		for _, b := range bs {
-			detect.ScanBody(b, pf, func(raw []byte) {
+			devices.ScanBodyWith(b, pf, func(raw []byte) {
 				if rec, skip := detect.DecodeRecord(raw); skip == detect.SkipNone {
 					if _, skip := rule.Select(rec); skip == detect.SkipNone {
 						selected++
 					}
 				}
-			})
-			devices.ScanBody(b, func(raw []byte, k detect.DeviceKind) {
+			}, func(raw []byte, k detect.DeviceKind) {
 				if k&detect.DeviceAuditOp != 0 {
 					if _, skip := detect.DecodeDeviceAudit(raw); skip == detect.AuditUsed {
 						selected++
@@ -302,6 +299,15 @@ func (r *Report) decodeFilter(cfg Config) error {
 		}
 		return selected
 	}
+}
+
+// decodeFilter compares the fast scan (the rule's prefilter and the attack
+// chain's device filter, the scans, and the decoders for candidates) with
+// encoding/json into structs, on 0.1% matching traffic, on traffic without
+// any MAB -> DRS record, and on traffic in which 30% of the user sign-ins
+// carry a primary refresh token (of the tenant's own devices).
+func (r *Report) decodeFilter(cfg Config) error {
+	fast := decodeAndFilter()
 	var baseErr error
 	baseline := func(bs [][]byte) {
 		for _, b := range bs {
