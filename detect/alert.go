@@ -170,6 +170,21 @@ func (a Alert) fingerprint() string {
 	return hex.EncodeToString(sum[:12])
 }
 
+// revise numbers a as the revision after *revision and stamps it now,
+// unless its fingerprint is *emitted (nothing an analyst sees changed since
+// the last revision); it reports whether a is a new revision.
+func (a *Alert) revise(revision *int, emitted *string, now time.Time) bool {
+	fp := a.fingerprint()
+	if fp == *emitted {
+		return false
+	}
+	*revision++
+	*emitted = fp
+	a.Revision = *revision
+	a.TimeGenerated = Time{now.UTC()}
+	return true
+}
+
 // timeLayout is RFC 3339 in UTC with milliseconds, as @timestamp is stored.
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 

@@ -450,14 +450,9 @@ func (r Rule) EvaluateChained(g *Group, now time.Time, view *ChainView) (Alert, 
 	if view != nil {
 		a.ApplyChain(*view)
 	}
-	fp := a.fingerprint()
-	if fp == g.Emitted {
+	if !a.revise(&g.Revision, &g.Emitted, now) {
 		return Alert{}, false
 	}
-	g.Revision++
-	g.Emitted = fp
-	a.Revision = g.Revision
-	a.TimeGenerated = Time{now.UTC()}
 	return a, true
 }
 

@@ -234,14 +234,9 @@ func (r Rule) EvaluateSliding(s *Session, union *Group, now time.Time, view *Cha
 	a.WindowEnd = Time{s.AlertWindow.Add(2 * r.Window)}
 	a.UserPrincipalName = clean(s.Key.UPN, MaxKeyBytes)
 	a.SessionID = clean(s.Key.SessionID, MaxKeyBytes)
-	fp := a.fingerprint()
-	if fp == s.Emitted {
+	if !a.revise(&s.Revision, &s.Emitted, now) {
 		return Alert{}, false
 	}
-	s.Revision++
-	s.Emitted = fp
-	a.Revision = s.Revision
-	a.TimeGenerated = Time{now.UTC()}
 	return a, true
 }
 

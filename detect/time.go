@@ -99,27 +99,22 @@ func build(y, mo, d, h, mi, sec, nsec, off int) (time.Time, bool) {
 }
 
 // date reads yyyy-MM-dd.
-func (c *scanner) date() (y, mo, d int, ok bool) {
-	if y, _, ok = c.digits(4, 4); !ok || !c.lit('-') {
+func (c *scanner) date() (y, mo, d int, ok bool) { return c.triple(4, 4, '-') }
+
+// clock reads H:mm:ss with a one- or two-digit hour.
+func (c *scanner) clock() (h, mi, sec int, ok bool) { return c.triple(1, 2, ':') }
+
+// triple reads three numbers joined by sep: the first of min to max
+// digits, the other two of two digits each.
+func (c *scanner) triple(min, max int, sep byte) (a, b, d int, ok bool) {
+	if a, _, ok = c.digits(min, max); !ok || !c.lit(sep) {
 		return 0, 0, 0, false
 	}
-	if mo, _, ok = c.digits(2, 2); !ok || !c.lit('-') {
+	if b, _, ok = c.digits(2, 2); !ok || !c.lit(sep) {
 		return 0, 0, 0, false
 	}
 	d, _, ok = c.digits(2, 2)
-	return y, mo, d, ok
-}
-
-// clock reads H:mm:ss with a one- or two-digit hour.
-func (c *scanner) clock() (h, mi, sec int, ok bool) {
-	if h, _, ok = c.digits(1, 2); !ok || !c.lit(':') {
-		return 0, 0, 0, false
-	}
-	if mi, _, ok = c.digits(2, 2); !ok || !c.lit(':') {
-		return 0, 0, 0, false
-	}
-	sec, _, ok = c.digits(2, 2)
-	return h, mi, sec, ok
+	return a, b, d, ok
 }
 
 // parseISO8601 accepts yyyy-MM-dd, optionally followed by T and HH, HH:mm,

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -161,36 +162,26 @@ func (c *UserChain) Watched(horizon time.Duration) []string {
 // normalize sorts and bounds the chain so its encoding does not depend on
 // the order things were added in.
 func (c *UserChain) normalize() {
-	slices.SortFunc(c.Registrations, func(a, b Registration) int {
-		if c := b.RegisteredAt.Compare(a.RegisteredAt); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.ObjectID, b.ObjectID); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Field(RegDeviceID), b.Field(RegDeviceID))
+	c.Registrations = newestFirst(c.Registrations, MaxUserRegistrations, func(r Registration) (time.Time, string, string) {
+		return r.RegisteredAt, r.ObjectID, r.Field(RegDeviceID)
 	})
-	if len(c.Registrations) > MaxUserRegistrations {
-		c.Registrations = c.Registrations[:MaxUserRegistrations]
-	}
-	slices.SortFunc(c.SignIns, func(a, b DeviceSignIn) int {
-		if c := b.Time.Compare(a.Time); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
+	c.SignIns = newestFirst(c.SignIns, MaxUserSignIns, func(s DeviceSignIn) (time.Time, string, string) {
+		return s.Time, s.ID, ""
 	})
-	if len(c.SignIns) > MaxUserSignIns {
-		c.SignIns = c.SignIns[:MaxUserSignIns]
-	}
-	slices.SortFunc(c.Alerts, func(a, b AlertRef) int {
-		if c := b.Window.Compare(a.Window); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
+	c.Alerts = newestFirst(c.Alerts, MaxUserAlerts, func(a AlertRef) (time.Time, string, string) {
+		return a.Window, a.ID, ""
 	})
-	if len(c.Alerts) > MaxUserAlerts {
-		c.Alerts = c.Alerts[:MaxUserAlerts]
-	}
+}
+
+// newestFirst sorts s by the time key gives, newest first, ties broken by
+// its two ids in order, and keeps at most max.
+func newestFirst[T any](s []T, max int, key func(T) (time.Time, string, string)) []T {
+	slices.SortFunc(s, func(a, b T) int {
+		ta, a1, a2 := key(a)
+		tb, b1, b2 := key(b)
+		return cmp.Or(tb.Compare(ta), strings.Compare(a1, b1), strings.Compare(a2, b2))
+	})
+	return s[:min(len(s), max)]
 }
 
 func (c *UserChain) fingerprint() string {

@@ -351,6 +351,7 @@ type groupResult struct {
 	pending       *store.Pending // the new revision, if any
 	truncated     []string       // the new revision's TruncatedColumns
 	more          []Revision     // revisions from linking the alert to its chain
+	started       bool           // commitGroup ran for it
 }
 
 // Commit merges each group of plan with its stored state and writes what
@@ -363,35 +364,18 @@ type groupResult struct {
 // are in the outbox.
 func (p *Processor) Commit(ctx context.Context, plan Plan, now time.Time) (Committed, error) {
 	results := make([]groupResult, len(plan.Groups))
-	// A failing group cancels before it frees its slot, so no group starts
-	// after a failure; the cause is the first failure, not the
-	// cancellations it caused.
-	gctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var g errgroup.Group
-	stopped := ""
-	for i := range plan.Groups {
-		if err := p.calls.Acquire(gctx, 1); err != nil {
-			stopped = plan.Groups[i].ID
-			break
+	err := p.each(ctx, len(plan.Groups), func(ctx context.Context, i int) error {
+		r, err := p.commitGroup(ctx, &plan.Groups[i], now)
+		r.started = true
+		results[i] = r // a group written before a later step failed still counts
+		return err
+	})
+	if err != nil {
+		// each starts the groups in order: from the first it did not start
+		// on, none was tried.
+		if i := slices.IndexFunc(results, func(r groupResult) bool { return !r.started }); i >= 0 {
+			err = fmt.Errorf("group %s and those after it not committed: %w", plan.Groups[i].ID, err)
 		}
-		g.Go(func() error {
-			defer p.calls.Release(1)
-			r, err := p.commitGroup(gctx, &plan.Groups[i], now)
-			results[i] = r // a group written before a later step failed still counts
-			if err != nil {
-				cancel(err)
-				return err
-			}
-			return nil
-		})
-	}
-	err := g.Wait()
-	if cause := context.Cause(gctx); cause != nil {
-		err = cause
-	}
-	if err != nil && stopped != "" {
-		err = fmt.Errorf("group %s and those after it not committed: %w", stopped, err)
 	}
 	var c Committed
 	for i, r := range results {
