@@ -74,6 +74,10 @@ type Alert struct {
 	Stage             string             `json:"Stage"`
 	RegisteredDevices []RegisteredDevice `json:"RegisteredDevices"`
 	PrtSignIns        []PrtSignIn        `json:"PrtSignIns"`
+	// SupersededBy is, on a sliding-rule alert, the AlertId of the seed
+	// alert that later records raised on one of its two buckets: that alert
+	// replaces it (an attack gives one live alert). Empty otherwise.
+	SupersededBy string `json:"SupersededBy"`
 }
 
 // alert builds the alert's figures from the group (without revision and

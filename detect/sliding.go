@@ -68,6 +68,9 @@ type Session struct {
 	Revision    int
 	Emitted     string
 	Saturated   bool
+	// SupersededBy is the AlertId of the seed alert that superseded the
+	// session's sliding alert (Supersede); once set it stays.
+	SupersededBy string
 }
 
 // Add adds a selected record. It returns false when the record was added
@@ -234,10 +237,31 @@ func (r Rule) EvaluateSliding(s *Session, union *Group, now time.Time, view *Cha
 	a.WindowEnd = Time{s.AlertWindow.Add(2 * r.Window)}
 	a.UserPrincipalName = clean(s.Key.UPN, MaxKeyBytes)
 	a.SessionID = clean(s.Key.SessionID, MaxKeyBytes)
+	a.SupersededBy = s.SupersededBy
 	if !a.revise(&s.Revision, &s.Emitted, now) {
 		return Alert{}, false
 	}
 	return a, true
+}
+
+// Supersede marks the session's sliding alert superseded by the seed alert
+// of the first of the two buckets it reports (a and b, the seed groups of
+// AlertWindow and the bucket after it) whose group alerts: records that
+// arrived late completed a bucket into the seed's condition. The next
+// EvaluateSliding then gives a revision with SupersededBy set. It reports
+// whether it marked the session now; once marked, the mark stays, even
+// after the seed group expires.
+func (r Rule) Supersede(s *Session, a, b *Group) bool {
+	if s.AlertWindow.IsZero() || s.SupersededBy != "" {
+		return false
+	}
+	for _, g := range []*Group{a, b} {
+		if g != nil && r.Alerting(g) {
+			s.SupersededBy = g.Key.ID()
+			return true
+		}
+	}
+	return false
 }
 
 // ArmSliding fixes the session's AlertWindow from SlidingSpan when no
@@ -261,11 +285,13 @@ type sessionState struct {
 	Revision  int    `json:"r,omitempty"`
 	Emitted   string `json:"p,omitempty"`
 	Saturated bool   `json:"o,omitempty"`
+	// Superseded: the seed AlertId (absent in state written before it).
+	Superseded string `json:"x,omitempty"`
 }
 
 // MarshalBinary encodes the session.
 func (s *Session) MarshalBinary() ([]byte, error) {
-	st := sessionState{V: 1, UPN: s.Key.UPN, SessionID: s.Key.SessionID, Revision: s.Revision, Emitted: s.Emitted, Saturated: s.Saturated}
+	st := sessionState{V: 1, UPN: s.Key.UPN, SessionID: s.Key.SessionID, Revision: s.Revision, Emitted: s.Emitted, Saturated: s.Saturated, Superseded: s.SupersededBy}
 	if !s.AlertWindow.IsZero() {
 		st.Window = s.AlertWindow.UnixMilli()
 	}
@@ -291,7 +317,7 @@ func (s *Session) UnmarshalBinary(b []byte) error {
 	if st.V != 1 || len(st.Events)%25 != 0 {
 		return fmt.Errorf("decode session: version %d, %d event bytes", st.V, len(st.Events))
 	}
-	*s = Session{Key: SessionKey{UPN: st.UPN, SessionID: st.SessionID}, Revision: st.Revision, Emitted: st.Emitted, Saturated: st.Saturated}
+	*s = Session{Key: SessionKey{UPN: st.UPN, SessionID: st.SessionID}, Revision: st.Revision, Emitted: st.Emitted, Saturated: st.Saturated, SupersededBy: st.Superseded}
 	if st.Window != 0 {
 		s.AlertWindow = time.UnixMilli(st.Window).UTC()
 	}

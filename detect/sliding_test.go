@@ -2,6 +2,7 @@ package detect
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,13 +37,97 @@ func slidingRun(t testing.TB, r Rule, recs []Record) (seed, sliding map[string]A
 		sess.Key = SessionKey{UPN: key.UPN, SessionID: key.SessionID}
 		sess.Add(rec)
 		if r.ArmSliding(sess) {
-			u := UnionGroups(group(sess.AlertWindow, key.UPN, key.SessionID), group(sess.AlertWindow.Add(r.Window), key.UPN, key.SessionID))
+			a, b := group(sess.AlertWindow, key.UPN, key.SessionID), group(sess.AlertWindow.Add(r.Window), key.UPN, key.SessionID)
+			r.Supersede(sess, a, b)
+			u := UnionGroups(a, b)
 			if a, ok := r.EvaluateSliding(sess, u, now, nil); ok {
 				sliding[a.AlertID] = a
 			}
 		}
 	}
 	return seed, sliding
+}
+
+// live returns the ids of the alerts whose latest revision is not
+// superseded.
+func live(seed, sliding map[string]Alert) []string {
+	var out []string
+	for _, m := range []map[string]Alert{seed, sliding} {
+		for id, a := range m {
+			if a.SupersededBy == "" {
+				out = append(out, id)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestSlidingSupersededBySeed: the pair at 09:29:50 and 09:30:20 raises
+// the sliding alert; a late third record at 09:31:00 completes the 09:30
+// bucket into the seed's condition, and the seed alert is raised; the
+// sliding alert's next revision names it in SupersededBy, so one alert is
+// live. Whatever the order of the three, the live alert is the seed's.
+func TestSlidingSupersededBySeed(t *testing.T) {
+	r := DefaultRule()
+	chrome := "Chrome 120.0.0"
+	recs := []Record{
+		ev(t, "a", "2026-03-02T09:29:50Z", "192.0.2.1", chrome),
+		ev(t, "b", "2026-03-02T09:30:20Z", "198.51.100.7", ""),
+		ev(t, "c", "2026-03-02T09:31:00Z", "192.0.2.1", chrome),
+	}
+	tests := []struct {
+		name       string
+		order      []int
+		sliding    int  // sliding alerts raised
+		superseded bool // the sliding alert's latest revision is superseded
+	}{
+		{name: "the late record arrives last", order: []int{0, 1, 2}, sliding: 1, superseded: true},
+		{name: "the late record arrives between the pair", order: []int{0, 2, 1}},
+		{name: "the late record arrives first", order: []int{2, 0, 1}},
+		{name: "the later leg first, then the late record", order: []int{1, 0, 2}, sliding: 1, superseded: true},
+		{name: "the later leg and the late record first", order: []int{1, 2, 0}},
+		{name: "the late record, then the later leg", order: []int{2, 1, 0}},
+	}
+	var want []string
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var in []Record
+			for _, k := range tc.order {
+				in = append(in, recs[k])
+			}
+			seed, sliding := slidingRun(t, r, in)
+			require.Len(t, seed, 1, "the 09:30 bucket alerts")
+			require.Len(t, sliding, tc.sliding, "sliding alerts")
+			var seedID string
+			for id := range seed {
+				seedID = id
+			}
+			for _, a := range sliding {
+				require.Equal(t, tc.superseded, a.SupersededBy != "", "superseded")
+				require.Equal(t, seedID, a.SupersededBy, "superseded by the seed alert")
+				require.Equal(t, 2, a.Revision, "the superseding revision follows the first")
+				require.Equal(t, "2026-03-02T09:00:00Z", a.WindowStart.Format(time.RFC3339))
+			}
+			for _, a := range seed {
+				require.Empty(t, a.SupersededBy, "a seed alert is never superseded")
+			}
+			got := live(seed, sliding)
+			require.Equal(t, []string{seedID}, got, "one live alert, the seed's")
+			if want == nil {
+				want = got
+			}
+			require.Equal(t, want, got, "the live alerts do not depend on the order")
+		})
+	}
+	// The mark survives the session's state round trip.
+	sess := &Session{Key: SessionKey{UPN: recs[0].UPN, SessionID: recs[0].SessionID}, AlertWindow: mustTime(t, "2026-03-02T09:00:00Z"), SupersededBy: "abc"}
+	b, err := sess.MarshalBinary()
+	require.NoError(t, err)
+	var back Session
+	require.NoError(t, back.UnmarshalBinary(b))
+	require.Equal(t, "abc", back.SupersededBy)
+	require.False(t, r.Supersede(&back, NewGroup(Key{}), nil), "once marked the mark stays")
 }
 
 func TestSlidingRule(t *testing.T) {

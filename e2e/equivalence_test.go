@@ -108,8 +108,40 @@ func TestHostDeliveryEqualsReplay(t *testing.T) {
 				}
 			}
 			t.Logf("sliding alerts raised before the seed's condition was met (the residual case): %d", extra)
+			// Each of those is superseded by the seed alert that completed:
+			// the live alerts (the latest revision of each, not superseded)
+			// are replay's, and an attack has one.
+			require.Equal(t, liveAlerts(t, want), liveAlerts(t, got), "the live alerts are replay's")
+			for s, n := range sessionsOf(t, liveAlerts(t, got)) {
+				require.Equal(t, 1, n, "one live alert for %s", s)
+			}
+			superseded := 0
+			for id, row := range byRule(t, got, detect.SlidingRuleID) {
+				var a struct{ SupersededBy string }
+				require.NoError(t, json.Unmarshal([]byte(row), &a))
+				if a.SupersededBy != "" {
+					superseded++
+					require.Contains(t, got, a.SupersededBy, "sliding alert %s is superseded by an alert that exists", id)
+				}
+			}
+			require.Equal(t, extra, superseded, "every extra sliding alert is superseded")
 		})
 	}
+}
+
+// liveAlerts keeps the alerts whose latest revision is not superseded
+// (what the alert rules and the README's queries show).
+func liveAlerts(t *testing.T, final map[string]string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for id, row := range final {
+		var a struct{ SupersededBy string }
+		require.NoError(t, json.Unmarshal([]byte(row), &a))
+		if a.SupersededBy == "" {
+			out[id] = row
+		}
+	}
+	return out
 }
 
 // sessionsOf counts alerts by UPN and session.

@@ -518,7 +518,8 @@ func (p *Processor) sessionEntity(s *detect.Session, etag string, now time.Time)
 }
 
 // slidingUnion loads the seed groups of the two buckets a session's
-// sliding alert reports.
+// sliding alert reports, marks the session superseded when either alerts
+// (detect.Rule.Supersede), and returns their union.
 func (p *Processor) slidingUnion(ctx context.Context, s *detect.Session) (*detect.Group, error) {
 	var gs [2]*detect.Group
 	for i := range gs {
@@ -536,6 +537,7 @@ func (p *Processor) slidingUnion(ctx context.Context, s *detect.Session) (*detec
 			return nil, fmt.Errorf("group %s: %w", k.ID(), err)
 		}
 	}
+	p.o.Rule.Supersede(s, gs[0], gs[1])
 	return detect.UnionGroups(gs[0], gs[1]), nil
 }
 

@@ -829,6 +829,8 @@ func TestRevisionAlertRules(t *testing.T) {
 	newOnly := []string{
 		`| where ingestion_time() > ago(window)`,
 		`| summarize arg_max(Revision, *) by AlertId`,
+		// A superseded sliding alert (its seed alert fires) fires nothing.
+		`| summarize arg_max(Revision, *) by AlertId\n| where isempty(SupersededBy)\n`,
 		`| summarize Seen = max(Revision) by AlertId`,
 		`| where isnull(Seen) or Revision > Seen`,
 	}

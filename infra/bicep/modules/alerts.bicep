@@ -73,7 +73,7 @@ var severities = [
 
 // The newest revision of each AlertId ingested since the last run, when it
 // is newer than any revision ingested before.
-var newRevisions = 'let window = ${evaluationMinutes}m;\nlet seen = ${tableName}\n    | where ingestion_time() <= ago(window)\n    | summarize Seen = max(Revision) by AlertId;\n${tableName}\n| where ingestion_time() > ago(window)\n| summarize arg_max(Revision, *) by AlertId\n| join kind=leftouter seen on AlertId\n| where isnull(Seen) or Revision > Seen'
+var newRevisions = 'let window = ${evaluationMinutes}m;\nlet seen = ${tableName}\n    | where ingestion_time() <= ago(window)\n    | summarize Seen = max(Revision) by AlertId;\n${tableName}\n| where ingestion_time() > ago(window)\n| summarize arg_max(Revision, *) by AlertId\n| where isempty(SupersededBy)\n| join kind=leftouter seen on AlertId\n| where isnull(Seen) or Revision > Seen'
 
 resource rules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for s in severities: {
   name: '${namePrefix}-${s.name}'

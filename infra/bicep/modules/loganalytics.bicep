@@ -89,14 +89,14 @@ var savedSearches = [
   {
     name: 'drswatch-latest-revisions'
     displayName: 'drswatch: latest revision of each alert'
-    query: '${table}\n| summarize arg_max(Revision, *) by AlertId\n| order by LastSeen desc'
+    query: '${table}\n| summarize arg_max(Revision, *) by AlertId\n| where isempty(SupersededBy)\n| order by LastSeen desc'
     functionAlias: ''
     functionParameters: ''
   }
   {
     name: 'drswatch-open-24h'
     displayName: 'drswatch: open alerts in the last 24h'
-    query: '${table}\n| where TimeGenerated > ago(24h)\n| summarize arg_max(Revision, *) by AlertId\n| where WindowEnd > ago(24h)\n| project TimeGenerated, AlertId, Revision, Severity, UserPrincipalName, SessionId, WindowStart, WindowEnd, SourceAddressCount, EventCount, SourceAddresses, SourceCountries, UserAgents\n| order by TimeGenerated desc'
+    query: '${table}\n| where TimeGenerated > ago(24h)\n| summarize arg_max(Revision, *) by AlertId\n| where isempty(SupersededBy)\n| where WindowEnd > ago(24h)\n| project TimeGenerated, AlertId, Revision, Severity, UserPrincipalName, SessionId, WindowStart, WindowEnd, SourceAddressCount, EventCount, SourceAddresses, SourceCountries, UserAgents\n| order by TimeGenerated desc'
     functionAlias: ''
     functionParameters: ''
   }
@@ -104,7 +104,7 @@ var savedSearches = [
     // Saved as a function: DrsWatchUserHistory("user@contoso.com")
     name: 'drswatch-user-history'
     displayName: 'drswatch: one user\'s alert history'
-    query: '${table}\n| where UserPrincipalName =~ upn or UserPrincipalNames has upn\n| summarize arg_max(Revision, *) by AlertId\n| order by WindowStart desc'
+    query: '${table}\n| where UserPrincipalName =~ upn or UserPrincipalNames has upn\n| summarize arg_max(Revision, *) by AlertId\n| where isempty(SupersededBy)\n| order by WindowStart desc'
     functionAlias: 'DrsWatchUserHistory'
     functionParameters: 'upn:string'
   }
@@ -113,7 +113,7 @@ var savedSearches = [
     // setting to Log Analytics). SessionId is read with column_ifexists.
     name: 'drswatch-pivot-signins'
     displayName: 'drswatch: pivot an alert to SigninLogs by session id'
-    query: '${table}\n| summarize arg_max(Revision, *) by AlertId\n| project AlertId, AlertUser = UserPrincipalName, SessionId, WindowStart, WindowEnd\n| join kind=inner (\n    ${signinUnion}\n    | extend SessionId = tostring(column_ifexists("SessionId", ""))\n    | where isnotempty(SessionId)\n    | project SigninTime = TimeGenerated, SigninTable, SessionId, UserPrincipalName, IPAddress, AppDisplayName, ResourceDisplayName, ResultType, UserAgent, UniqueTokenIdentifier\n  ) on SessionId\n| where SigninTime between ((WindowStart - 1h) .. (WindowEnd + 1h))\n| order by AlertId asc, SigninTime asc'
+    query: '${table}\n| summarize arg_max(Revision, *) by AlertId\n| where isempty(SupersededBy)\n| project AlertId, AlertUser = UserPrincipalName, SessionId, WindowStart, WindowEnd\n| join kind=inner (\n    ${signinUnion}\n    | extend SessionId = tostring(column_ifexists("SessionId", ""))\n    | where isnotempty(SessionId)\n    | project SigninTime = TimeGenerated, SigninTable, SessionId, UserPrincipalName, IPAddress, AppDisplayName, ResourceDisplayName, ResultType, UserAgent, UniqueTokenIdentifier\n  ) on SessionId\n| where SigninTime between ((WindowStart - 1h) .. (WindowEnd + 1h))\n| order by AlertId asc, SigninTime asc'
     functionAlias: ''
     functionParameters: ''
   }
