@@ -201,17 +201,17 @@ func (t *idTable) find(b []byte, app, res *occurrences, g *guidTable, gs *spots)
 					t.check(b, q, app, res)
 				}
 			}
-			if g.may(v0) || g.may(v1) || g.may(v2) || g.may(v3) {
-				for q := p; q < p+32; q += 8 {
-					if g.may(binary.LittleEndian.Uint64(b[q:])) {
-						g.check(b, q, gs)
-					}
-				}
+			// The device table reads the words at multiples of 16.
+			if g.may(v0) {
+				g.check(b, p, gs)
+			}
+			if g.may(v2) {
+				g.check(b, p+16, gs)
 			}
 		}
 		for ; p+8 <= len(b); p += 8 {
 			t.check(b, p, app, res)
-			if g.may(binary.LittleEndian.Uint64(b[p:])) {
+			if p%16 == 0 && g.may(binary.LittleEndian.Uint64(b[p:])) {
 				g.check(b, p, gs)
 			}
 		}

@@ -141,3 +141,36 @@ func TestIDTableFindsEveryAlignment(t *testing.T) {
 		}
 	}
 }
+
+// TestGUIDTableFindsEveryAlignment: a watched deviceId is found at every
+// offset, in any case, between quotes, and one that is not between quotes
+// or differs in a byte is not.
+func TestGUIDTableFindsEveryAlignment(t *testing.T) {
+	g := watchedFilter.guids
+	for pad := range 40 {
+		for _, id := range []string{roadtxDevice, strings.ToUpper(roadtxDevice)} {
+			body := []byte(strings.Repeat("x", pad) + `"` + id + `","` + managedDevice + `"` + strings.Repeat("y", pad%3))
+			var got spots
+			g.find(body, &got)
+			if len(got.pos) != 1 || got.pos[0] != pad+1 {
+				t.Fatalf("pad %d, %s: found at %v, want [%d]", pad, id, got.pos, pad+1)
+			}
+			var ab, res occurrences
+			var fused spots
+			DefaultRule().Prefilter().ids.find(body, &ab, &res, g, &fused)
+			if !slices.Equal(fused.pos, got.pos) {
+				t.Fatalf("pad %d: idTable.find found %v, guidTable.find %v", pad, fused.pos, got.pos)
+			}
+		}
+		for _, body := range []string{
+			strings.Repeat("x", pad) + roadtxDevice + `"`,
+			strings.Repeat("x", pad) + `"` + roadtxDevice[:35] + `f"`,
+		} {
+			var got spots
+			g.find([]byte(body), &got)
+			if len(got.pos) != 0 {
+				t.Fatalf("pad %d: found %v in %q", pad, got.pos, body)
+			}
+		}
+	}
+}

@@ -224,13 +224,23 @@ var policies = []policy{
 
 var policyResults = []string{"success", "notApplied", "notApplied", "notApplied", "notEnabled", "reportOnlyNotApplied", "reportOnlySuccess"}
 
-var auditOps = []struct{ op, category, service, target string }{
+type auditOp struct{ op, category, service, target string }
+
+// auditOps are the other audit operations, drawn uniformly.
+var auditOps = []auditOp{
 	{"Update user", "UserManagement", "Core Directory", "User"},
 	{"Add member to group", "GroupManagement", "Core Directory", "Group"},
-	{"Register device", "Device", "Device Registration Service", "Device"},
-	{"Add registered owner to device", "Device", "Core Directory", "Device"},
-	{"Update device", "Device", "Core Directory", "Device"},
 	{"Consent to application", "ApplicationManagement", "Core Directory", "ServicePrincipal"},
 	{"Reset password (self-service)", "UserManagement", "Self-service Password Management", "User"},
 	{"User registered security info", "UserManagement", "Authentication Methods", "User"},
 }
+
+// The device operations (Config.DeviceOpShare): a registration's two
+// records, drawn evenly, and Update device by Core Directory.
+var (
+	registrationOps = []auditOp{
+		{"Register device", "Device", "Device Registration Service", "Device"},
+		{"Add registered owner to device", "Device", "Core Directory", "Device"},
+	}
+	updateDeviceOp = auditOp{"Update device", "Device", "Core Directory", "Device"}
+)

@@ -74,7 +74,24 @@ type Config struct {
 	// non-interactive traffic). Zero keeps the default mix (a third of the
 	// non-interactive sign-ins, whatever the device), byte for byte.
 	PRTShare float64
+	// DeviceOpShare is the share of all records that are audit records of
+	// device operations (Register device, Add registered owner to device,
+	// Update device); at most the audit category's 8%. Default 0.005
+	// (DefaultDeviceOpShare; the estimate is in BENCHMARKS.md); negative:
+	// none.
+	DeviceOpShare float64
+	// RegistrationShare is the share of those that belong to a
+	// registration (Register device by the Device Registration Service, Add
+	// registered owner to device); the rest are Update device by Core
+	// Directory. Default 0.04 (DefaultRegistrationShare); negative: none.
+	RegistrationShare float64
 }
+
+// The default device-operation mix (see DeviceOpShare, RegistrationShare).
+const (
+	DefaultDeviceOpShare     = 0.005
+	DefaultRegistrationShare = 0.04
+)
 
 // Validate reports a field out of range.
 func (c Config) Validate() error {
@@ -90,6 +107,12 @@ func (c Config) Validate() error {
 	}
 	if c.PRTShare < 0 || c.PRTShare > 1 || math.IsNaN(c.PRTShare) {
 		errs = append(errs, fmt.Errorf("PRT share %g: must be between 0 and 1", c.PRTShare))
+	}
+	if c.DeviceOpShare > auditShare || math.IsNaN(c.DeviceOpShare) {
+		errs = append(errs, fmt.Errorf("device operation share %g: must be at most %g (the audit records' share)", c.DeviceOpShare, auditShare))
+	}
+	if c.RegistrationShare > 1 || math.IsNaN(c.RegistrationShare) {
+		errs = append(errs, fmt.Errorf("registration share %g: must be at most 1", c.RegistrationShare))
 	}
 	if c.MatchShare > 1 || math.IsNaN(c.MatchShare) {
 		errs = append(errs, fmt.Errorf("match share %g: must be at most 1", c.MatchShare))
@@ -130,6 +153,8 @@ func (c Config) withDefaults() Config {
 		c.Users = DefaultUsers
 	}
 	c.Redeliver = share(c.Redeliver, DefaultRedeliver)
+	c.DeviceOpShare = min(share(c.DeviceOpShare, DefaultDeviceOpShare), auditShare)
+	c.RegistrationShare = share(c.RegistrationShare, DefaultRegistrationShare)
 	return c
 }
 

@@ -24,8 +24,15 @@ var categoryWeights = []struct {
 	{"SignInLogs", 15},
 	{"ServicePrincipalSignInLogs", 9},
 	{"ManagedIdentitySignInLogs", 6},
-	{"AuditLogs", 8},
+	{"AuditLogs", auditWeight},
 }
+
+// auditWeight is the audit records' weight out of 100: auditShare of
+// the ordinary records.
+const (
+	auditWeight = 8
+	auditShare  = auditWeight / 100.0
+)
 
 // signin is the scratch form of one sign-in record before rendering.
 type signin struct {
@@ -511,6 +518,12 @@ func (g *Generator) renderAudit(b []byte, t time.Time) []byte {
 	r := g.rng
 	u := &g.users[r.IntN(len(g.users))]
 	op := &auditOps[r.IntN(len(auditOps))]
+	if x := r.Float64(); x < g.cfg.DeviceOpShare/auditShare {
+		op = &updateDeviceOp
+		if x < g.cfg.DeviceOpShare/auditShare*g.cfg.RegistrationShare {
+			op = &registrationOps[r.IntN(len(registrationOps))]
+		}
+	}
 	corr := uuid(r)
 	recStart := len(b)
 	b = append(b, `{"time":"`...)

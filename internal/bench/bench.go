@@ -301,6 +301,16 @@ func decodeAndFilter() func(bs [][]byte) int {
 	}
 }
 
+// deviceStress is the decode-and-filter row that stresses the device path:
+// the generator's former mix, in which 3% of all records are device
+// operations and two thirds of those are registrations (decoded), some 100
+// times a real tenant's share (BENCHMARKS.md).
+const deviceStress = "device operations 3% of records"
+
+func deviceStressConfig(seed int64) gen.Config {
+	return gen.Config{Seed: seed, DeviceOpShare: 0.03, RegistrationShare: 2.0 / 3}
+}
+
 // decodeFilter compares the fast scan (the rule's prefilter and the attack
 // chain's device filter, the scans, and the decoders for candidates) with
 // encoding/json into structs, on 0.1% matching traffic, on traffic without
@@ -324,6 +334,7 @@ func (r *Report) decodeFilter(cfg Config) error {
 		{"0.1% matching", gen.Config{Seed: cfg.Seed}},
 		{"non-matching", gen.Config{Seed: cfg.Seed, MatchShare: -1, Attacks: -1}},
 		{"30% PRT sign-ins", gen.Config{Seed: cfg.Seed, PRTShare: 0.3}},
+		{deviceStress, deviceStressConfig(cfg.Seed)},
 	} {
 		bs, size, recs := bodies(tc.gcfg, cfg.DecodeBytes)
 		var ft, bt []time.Duration
@@ -340,11 +351,17 @@ func (r *Report) decodeFilter(cfg Config) error {
 		f, b := median(ft), median(bt)
 		ratio := b.Seconds() / f.Seconds()
 		fr := float64(recs) / f.Seconds()
+		// The stress row's ratio is reported, not held to the target: its
+		// mix is some 100 times a real tenant's (BENCHMARKS.md).
+		target, st := ">= 15x", status(ratio >= 15)
+		if tc.name == deviceStress {
+			target, st = "(stress; reported)", Info
+		}
 		r.Rows = append(r.Rows,
 			Row{"decode-and-filter, " + tc.name + " (1 core)",
 				fmt.Sprintf("%.0f MB/s, %.2fM rec/s", mbps(size, f), fr/1e6),
 				fmt.Sprintf("encoding/json structs %.0f MB/s, %.2fM rec/s", mbps(size, b), float64(recs)/b.Seconds()/1e6),
-				fmt.Sprintf("%.1fx", ratio), ">= 15x", status(ratio >= 15)})
+				fmt.Sprintf("%.1fx", ratio), target, st})
 		if tc.name != "0.1% matching" {
 			r.Rows = append(r.Rows, Row{"decode-and-filter, " + tc.name + ", MB/s (1 core)",
 				fmt.Sprintf("%.0f MB/s", mbps(size, f)), "", "", "> 1000 MB/s", status(mbps(size, f) > 1000)})

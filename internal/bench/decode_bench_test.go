@@ -22,6 +22,7 @@ func BenchmarkDecodeFilter(b *testing.B) {
 		{"match", gen.Config{Seed: 1}},
 		{"nomatch", gen.Config{Seed: 1, MatchShare: -1, Attacks: -1}},
 		{"prt30", gen.Config{Seed: 1, PRTShare: 0.3}},
+		{"devops3", deviceStressConfig(1)},
 	} {
 		bs, size, _ := bodies(tc.gcfg, 16e6)
 		b.Run(tc.name+"/fast", func(b *testing.B) {
