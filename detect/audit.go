@@ -223,14 +223,7 @@ func DecodeDeviceAudit(raw []byte) (DeviceAudit, AuditSkip) {
 		return DeviceAudit{}, AuditWrongType
 	}
 
-	tn := root.get("time")
-	if tn.kind == kindNull {
-		tn = p.get("activity_date_time")
-	}
-	if tn.kind != kindString {
-		return DeviceAudit{}, AuditBadTime
-	}
-	ts, ok := ParseTime(tn.str)
+	ts, ok := eventTime(root.get("time"), p, "activity_date_time")
 	if !ok {
 		return DeviceAudit{}, AuditBadTime
 	}

@@ -103,14 +103,7 @@ func DecodeDeviceSignIn(raw []byte) (DeviceSignIn, Skip) {
 	case kindNumber:
 		s.Success = code.str == "0"
 	}
-	tn := root.get("time")
-	if tn.kind == kindNull {
-		tn = root.get("created_date_time")
-	}
-	if tn.kind != kindString {
-		return DeviceSignIn{}, SkipBadTime
-	}
-	ts, ok := ParseTime(tn.str)
+	ts, ok := eventTime(root.get("time"), root, "created_date_time")
 	if !ok {
 		return DeviceSignIn{}, SkipBadTime
 	}

@@ -227,14 +227,7 @@ func recordFromNode(root node, raw []byte) (Record, Skip) {
 	r.UserAgent = text(p.get("user_agent"))
 
 	// @timestamp: time, or the root created_date_time when time is null.
-	tn := root.get("time")
-	if tn.kind == kindNull {
-		tn = root.get("created_date_time")
-	}
-	if tn.kind != kindString {
-		return Record{}, SkipBadTime
-	}
-	ts, ok := ParseTime(tn.str)
+	ts, ok := eventTime(root.get("time"), root, "created_date_time")
 	if !ok {
 		return Record{}, SkipBadTime
 	}

@@ -4,6 +4,19 @@ import (
 	"time"
 )
 
+// eventTime parses a record's time tn with ParseTime, or the member key of
+// alt when tn is null; ok is false when that is not a string or does not
+// parse.
+func eventTime(tn, alt node, key string) (time.Time, bool) {
+	if tn.kind == kindNull {
+		tn = alt.get(key)
+	}
+	if tn.kind != kindString {
+		return time.Time{}, false
+	}
+	return ParseTime(tn.str)
+}
+
 // ParseTime parses a sign-in record's time the way the pipeline's date
 // processor does, trying in order: ISO 8601; "M/d/yyyy h:mm:ss a XXX";
 // "M/d/yyyy h:mm:ss a"; "M/d/yyyy H:mm:ss"; "yyyy-MM-dd'T'H:mm:ss.SSS'Z'".

@@ -136,13 +136,12 @@ func ValueEnd(b []byte, i int) (end, depth int, err error) {
 // returns the index after the value. WalkObject returns the index after the
 // closing brace; what follows is the caller's to check.
 func WalkObject(b []byte, i int, fn func(key []byte, b []byte, i int) (int, error)) (int, error) {
-	i = Space(b, i)
-	if i >= len(b) || b[i] != '{' {
+	i, empty, ok := open(b, i, '{', '}')
+	if !ok {
 		return 0, errors.New("not a JSON object")
 	}
-	i = Space(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1, nil
+	if empty {
+		return i, nil
 	}
 	for {
 		if i >= len(b) || b[i] != '"' {
@@ -164,17 +163,9 @@ func WalkObject(b []byte, i int, fn func(key []byte, b []byte, i int) (int, erro
 		if i, err = fn(key, b, i); err != nil {
 			return 0, err
 		}
-		i = Space(b, i)
-		if i >= len(b) {
-			return 0, ErrSyntax
-		}
-		switch b[i] {
-		case ',':
-			i = Space(b, i+1)
-		case '}':
-			return i + 1, nil
-		default:
-			return 0, ErrSyntax
+		var closed bool
+		if i, closed, err = after(b, i, '}'); err != nil || closed {
+			return i, err
 		}
 	}
 }
@@ -183,13 +174,12 @@ func WalkObject(b []byte, i int, fn func(key []byte, b []byte, i int) (int, erro
 // calling fn with the index of each element; fn returns the index after it.
 // WalkArray returns the index after the closing bracket.
 func WalkArray(b []byte, i int, fn func(b []byte, i int) (int, error)) (int, error) {
-	i = Space(b, i)
-	if i >= len(b) || b[i] != '[' {
+	i, empty, ok := open(b, i, '[', ']')
+	if !ok {
 		return 0, errors.New("not a JSON array")
 	}
-	i = Space(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return i + 1, nil
+	if empty {
+		return i, nil
 	}
 	for {
 		if i >= len(b) {
@@ -199,19 +189,44 @@ func WalkArray(b []byte, i int, fn func(b []byte, i int) (int, error)) (int, err
 		if i, err = fn(b, i); err != nil {
 			return 0, err
 		}
-		i = Space(b, i)
-		if i >= len(b) {
-			return 0, ErrSyntax
-		}
-		switch b[i] {
-		case ',':
-			i = Space(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return 0, ErrSyntax
+		var closed bool
+		if i, closed, err = after(b, i, ']'); err != nil || closed {
+			return i, err
 		}
 	}
+}
+
+// open reads the opening byte o of a container at b[i] (after space) and
+// the space after it, returning the index of what follows; ok is false if
+// b[i] is not o, and empty reports that the closing byte c follows at once
+// (the index is then after it).
+func open(b []byte, i int, o, c byte) (next int, empty, ok bool) {
+	i = Space(b, i)
+	if i >= len(b) || b[i] != o {
+		return 0, false, false
+	}
+	i = Space(b, i+1)
+	if i < len(b) && b[i] == c {
+		return i + 1, true, true
+	}
+	return i, false, true
+}
+
+// after reads what follows a member or element at b[i] (after space): a
+// comma and the space after it, or the closing byte c, which closed reports
+// (the index is then after it).
+func after(b []byte, i int, c byte) (next int, closed bool, err error) {
+	i = Space(b, i)
+	if i >= len(b) {
+		return 0, false, ErrSyntax
+	}
+	switch b[i] {
+	case ',':
+		return Space(b, i+1), false, nil
+	case c:
+		return i + 1, true, nil
+	}
+	return 0, false, ErrSyntax
 }
 
 // Unquote appends the value of the JSON string s (with its quotes, and
