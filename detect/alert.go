@@ -170,9 +170,17 @@ func (r Rule) alert(g *Group) Alert {
 func (a Alert) fingerprint() string {
 	a.TimeGenerated, a.Revision = Time{}, 0
 	b, _ := a.MarshalJSON()
+	// An alert that is not superseded hashes as it did before the column
+	// existed, so that alerts stored then get no revision (and fire no
+	// alert rule again) for it.
+	if a.SupersededBy == "" && bytes.HasSuffix(b, noSupersededBy) {
+		b = append(b[:len(b)-len(noSupersededBy)], '}')
+	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:12])
 }
+
+var noSupersededBy = []byte(`,"SupersededBy":""}`)
 
 // revise numbers a as the revision after *revision and stamps it now,
 // unless its fingerprint is *emitted (nothing an analyst sees changed since

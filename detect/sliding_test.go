@@ -1,6 +1,9 @@
 package detect
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -266,4 +269,20 @@ func TestUnionGroups(t *testing.T) {
 	}
 	u := UnionGroups(parts[0], parts[1])
 	require.Equal(t, figures(r.alert(all)), figures(r.alert(u)))
+}
+
+// TestFingerprintWithoutSupersededBy: an alert that is not superseded has
+// the fingerprint it had before the SupersededBy column existed (the hash of
+// its row without the member), so alerts stored then get no new revision,
+// and fire no alert rule again, for the column; a superseded one differs.
+func TestFingerprintWithoutSupersededBy(t *testing.T) {
+	a := DefaultRule().alert(NewGroup(Key{Window: mustTime(t, "2026-03-02T09:00:00Z"), UPN: "u@x", SessionID: "s"}))
+	b, err := a.MarshalJSON()
+	require.NoError(t, err)
+	require.True(t, bytes.HasSuffix(b, []byte(`,"SupersededBy":""}`)), "SupersededBy is the last column")
+	before := sha256.Sum256(append(bytes.TrimSuffix(b, []byte(`,"SupersededBy":""}`)), '}'))
+	require.Equal(t, hex.EncodeToString(before[:12]), a.fingerprint())
+	s := a
+	s.SupersededBy = "abc"
+	require.NotEqual(t, a.fingerprint(), s.fingerprint())
 }
