@@ -78,7 +78,7 @@ var (
 // escape may need either.
 func (f DeviceFilter) Classify(raw []byte) DeviceKind {
 	if isAuditCategory(raw) && hasDeviceOp(raw) {
-		if !hasCreatingOp(raw) && !bytes.Contains(raw, drsName) && !bytes.Contains(raw, unicodeEscape) {
+		if !hasCreatingOp(raw) && !bytes.Contains(raw, drsName) && !hasUnicodeEscape(raw) {
 			// Update device not written by the Device Registration Service:
 			// Intune and sync write it for every device all the time, and
 			// only the service's own enrich a registration (the pipeline
@@ -90,7 +90,7 @@ func (f DeviceFilter) Classify(raw []byte) DeviceKind {
 	if len(f.watched) > 0 && f.namesWatched(raw) {
 		return DeviceSignInOp
 	}
-	if bytes.Contains(raw, unicodeEscape) {
+	if hasUnicodeEscape(raw) {
 		return deviceEither
 	}
 	return DeviceNone

@@ -24,6 +24,29 @@ func (r Rule) Prefilter() Prefilter {
 
 var unicodeEscape = []byte(`\u`)
 
+// hasUnicodeEscape reports whether raw holds a \u escape: a 'u' after a run
+// of backslashes of odd length, the last of which escapes it. An escaped
+// backslash before a 'u' (`\\u`) is no escape and spells nothing, which is
+// how scanArray's escapedString reads it too; the filters' per-record
+// tests and the single-pass scans must agree on it (FuzzScanBody).
+func hasUnicodeEscape(raw []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(raw[i:], unicodeEscape)
+		if j < 0 {
+			return false
+		}
+		at := i + j // the backslash before the 'u'
+		run := 1
+		for at-run >= 0 && raw[at-run] == '\\' {
+			run++
+		}
+		if run&1 == 1 {
+			return true
+		}
+		i = at + len(unicodeEscape)
+	}
+}
+
 // candidate reports whether raw may hold a selected record.
 func (p Prefilter) candidate(raw []byte) bool {
 	if len(p.app) == 0 || len(p.resource) == 0 {
@@ -32,7 +55,7 @@ func (p Prefilter) candidate(raw []byte) bool {
 	if bytes.Contains(raw, p.app) && bytes.Contains(raw, p.resource) {
 		return true
 	}
-	return bytes.Contains(raw, unicodeEscape)
+	return hasUnicodeEscape(raw)
 }
 
 // ScanBody walks an Event Hub body's records and calls fn only for those
