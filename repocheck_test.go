@@ -172,7 +172,7 @@ func TestExampleSettings(t *testing.T) {
 // own files import testing is added by shippedDeps.
 var testSupport = []string{
 	"e2e", "gen", "internal/bench", "internal/cmd/drswatch-dev", "internal/fixture",
-	"internal/geoiptest", "internal/mkzip", "internal/testenv", "store/storetest",
+	"internal/sharedtest", "internal/mkzip", "internal/testenv", "store/storetest",
 }
 
 const module = "github.com/drswatch/drswatch"

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/drswatch/drswatch/internal/sharedtest"
 )
 
 type auditCase struct {
@@ -77,13 +79,10 @@ func TestDecodeDeviceAudit(t *testing.T) {
 // error: their Update device records give a DeviceAudit, every other record
 // a clear reason.
 func TestDecodeDeviceAuditElastic(t *testing.T) {
-	dir := filepath.Join("..", "..", "shared", "testdata", "elastic-auditlogs")
+	dir := sharedtest.Dir(t, "elastic-auditlogs")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
 	if len(files) == 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing", dir)
-		}
-		t.Skipf("%s is missing: the shared reference data is beside the worktree in development", dir)
+		t.Fatalf("no .log fixtures in %s", dir)
 	}
 	want := map[string][]AuditSkip{
 		// The three synthetic Update device records: the object id in

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/geoip"
-	"github.com/drswatch/drswatch/internal/geoiptest"
+	"github.com/drswatch/drswatch/internal/sharedtest"
 )
 
 // fixtureSet says how a fixture file of ../shared/testdata/elastic-signinlogs
@@ -96,40 +96,11 @@ var rawOnlyChecks = map[string]func(t *testing.T, recs []Record){
 	},
 }
 
-// fixtureDir finds ../shared/testdata/elastic-signinlogs beside the repository
-// root (the directory holding go.mod). Under CI=true a missing folder fails
-// the test; elsewhere the test is skipped.
+// fixtureDir is ../shared/testdata/elastic-signinlogs beside the repository
+// root: a missing folder fails the test under CI=true and skips it elsewhere.
 func fixtureDir(t testing.TB) string {
 	t.Helper()
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-	root := wd
-	for {
-		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(root)
-		if parent == root {
-			root = ""
-			break
-		}
-		root = parent
-	}
-	dir := ""
-	if root != "" {
-		dir = filepath.Join(root, "..", "shared", "testdata", "elastic-signinlogs")
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			dir = ""
-		}
-	}
-	if dir == "" {
-		msg := fmt.Sprintf("Elastic fixture folder ../shared/testdata/elastic-signinlogs not found beside the repository root (searched up from %s)", wd)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + "; CI=true requires it")
-		}
-		t.Skip(msg + "; set up ../shared to run the conformance test")
-	}
-	return dir
+	return sharedtest.Dir(t, "elastic-signinlogs")
 }
 
 // readLines returns the non-empty lines of a .log fixture.
@@ -250,7 +221,7 @@ const elasticGeoValues = 84
 // testGeo opens the test databases as production does (package geoip).
 func testGeo(t *testing.T) *Geo {
 	t.Helper()
-	dbs := geoiptest.Paths(t)
+	dbs := sharedtest.GeoIP(t)
 	city, err := geoip.Open(dbs.City, geoip.KindCity)
 	require.NoError(t, err)
 	asn, err := geoip.Open(dbs.ASN, geoip.KindASN)

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/drswatch/drswatch/geoip"
-	"github.com/drswatch/drswatch/internal/geoiptest"
+	"github.com/drswatch/drswatch/internal/sharedtest"
 )
 
 // benchRecords returns n records of one group: a few addresses and tokens,
@@ -72,7 +72,7 @@ func BenchmarkGroupCycle(b *testing.B) {
 // of ../shared/testdata/elastic-geoip looked up (one lookup per new
 // address).
 func BenchmarkGroupMergeGeoIP(b *testing.B) {
-	dbs := geoiptest.Paths(b)
+	dbs := sharedtest.GeoIP(b)
 	city, err := geoip.Open(dbs.City, geoip.KindCity)
 	if err != nil {
 		b.Fatal(err)

@@ -9,11 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/drswatch/drswatch/geoip"
-	"github.com/drswatch/drswatch/internal/geoiptest"
+	"github.com/drswatch/drswatch/internal/sharedtest"
 )
 
 func TestLookups(t *testing.T) {
-	dbs := geoiptest.Paths(t)
+	dbs := sharedtest.GeoIP(t)
 	city, err := geoip.Open(dbs.City, geoip.KindCity)
 	require.NoError(t, err)
 	t.Cleanup(func() { city.Close() })
@@ -63,7 +63,7 @@ func TestLookups(t *testing.T) {
 }
 
 func TestOpenRefuses(t *testing.T) {
-	dbs := geoiptest.Paths(t)
+	dbs := sharedtest.GeoIP(t)
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.mmdb")
 	require.NoError(t, os.WriteFile(garbage, []byte("this is not a MaxMind DB file"), 0o600))

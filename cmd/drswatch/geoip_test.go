@@ -18,7 +18,7 @@ import (
 
 	"github.com/drswatch/drswatch/gen"
 	"github.com/drswatch/drswatch/internal/config"
-	"github.com/drswatch/drswatch/internal/geoiptest"
+	"github.com/drswatch/drswatch/internal/sharedtest"
 )
 
 // elasticGeo is what Elastic's pipeline, run with the test databases of
@@ -41,7 +41,7 @@ var elasticGeo = []struct {
 // columns against what Elastic would store for its source addresses, and
 // that Entra's own location stays in the Entra columns.
 func TestGenReplayGeoIP(t *testing.T) {
-	dbs := geoiptest.Paths(t)
+	dbs := sharedtest.GeoIP(t)
 	var traffic, stderr bytes.Buffer
 	genTraffic(t, &traffic)
 	env := func(k string) string {
@@ -141,7 +141,7 @@ func noEnv(string) string { return "" }
 // of the wrong type stops replay and serve before any input is read, with a
 // message naming the setting.
 func TestGeoIPSettingsStopAtStart(t *testing.T) {
-	dbs := geoiptest.Paths(t)
+	dbs := sharedtest.GeoIP(t)
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.mmdb")
 	require.NoError(t, os.WriteFile(garbage, []byte("not an mmdb"), 0o600))

@@ -1,9 +1,10 @@
-// Package geoiptest locates, for tests, the GeoIP test databases Elastic's
-// pipeline tests ran with (../shared/testdata/elastic-geoip beside the
-// repository). Tests read them from there; they are never copied into the
-// repository. Under CI=true a missing folder fails the test; elsewhere the
-// test is skipped with a message.
-package geoiptest
+// Package sharedtest locates, for tests, the reference data in
+// ../shared/testdata beside the repository: Elastic's sign-in and audit log
+// fixtures and the GeoIP test databases its pipeline tests ran with. Tests
+// read them from there; they are never copied into the repository. Under
+// CI=true a missing folder fails the test; elsewhere the test is skipped
+// with a message.
+package sharedtest
 
 import (
 	"fmt"
@@ -52,8 +53,8 @@ func Dir(tb testing.TB, name string) string {
 	return ""
 }
 
-// Paths returns the test databases, failing or skipping as Dir does.
-func Paths(tb testing.TB) Databases {
+// GeoIP returns the GeoIP test databases, failing or skipping as Dir does.
+func GeoIP(tb testing.TB) Databases {
 	tb.Helper()
 	dir := Dir(tb, "elastic-geoip")
 	d := Databases{
